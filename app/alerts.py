@@ -1,0 +1,44 @@
+"""Red-risk alerts: a red case notifies the coordinators of the tier above (seed 003)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from app.db import transaction
+from app.i18n import translate
+from app.jobs import register
+from app.models import Case, StaffUser
+from app.notify import send_sms
+from app.services import record_event
+
+
+async def _red_alert(app: web.Application, payload: dict[str, Any]) -> None:
+    async with transaction(app) as db:
+        case = await db.get(Case, payload["case_id"])
+        if case is None:
+            return
+        coordinators = await db.scalars(
+            select(StaffUser).where(
+                StaffUser.org_id == payload["org_id"],
+                StaffUser.role == "coordinator",
+                StaffUser.active.is_(True),
+            )
+        )
+        for user in coordinators:
+            if user.phone:
+                body = translate(
+                    "[Red alert] Case {number} was registered; please follow it.",
+                    "zh_CN",
+                    number=case.number,
+                )
+                await send_sms(db, user.phone, body, case.id)
+        await record_event(
+            db, case.id, "red_alert", "system", {"org_id": payload["org_id"]}, public=False
+        )
+
+
+def setup(app: web.Application) -> None:
+    register(app, "red_alert", _red_alert)

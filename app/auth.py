@@ -1,0 +1,201 @@
+"""Who is asking: staff sessions, party sessions (from capability links) and API tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.errors import Gone, NotAuthenticated, PermissionDenied
+from app.models import ApiToken, Party, PartyLink, StaffUser, WebSession
+from app.tokens import new_token, token_hash
+
+SESSION_COOKIE = "msid"
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # anonymous | staff | party
+    staff_id: int | None = None
+    role: str | None = None
+    org_id: int | None = None
+    party_id: int | None = None
+    case_id: int | None = None
+    name: str = ""
+    session_id: int | None = None
+    csrf_token: str | None = None
+    via_api: bool = False
+
+    @property
+    def key(self) -> str:
+        if self.kind == "staff":
+            return f"staff:{self.staff_id}"
+        if self.kind == "party":
+            return f"party:{self.party_id}"
+        return "anonymous"
+
+    def require_staff(self, *roles: str) -> None:
+        if self.kind == "anonymous":
+            raise NotAuthenticated("Please log in first.")
+        if self.kind != "staff" or (roles and self.role not in roles and self.role != "admin"):
+            raise PermissionDenied("You are not allowed to do this.")
+
+
+ANONYMOUS = Principal(kind="anonymous")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def authenticate_staff(
+    db: AsyncSession, username: str, password: str, executor: Executor
+) -> StaffUser | None:
+    user = await db.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
+    # Verify even for unknown users so timing does not reveal which usernames exist.
+    stored = user.password_hash if user and user.active else _DUMMY_HASH
+    loop = asyncio.get_running_loop()
+    ok = await loop.run_in_executor(executor, verify_password, stored, password)
+    return user if ok and user and user.active else None
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+async def open_session(
+    db: AsyncSession,
+    *,
+    kind: str,
+    hours: int,
+    staff_id: int | None = None,
+    party_id: int | None = None,
+) -> str:
+    token = new_token()
+    db.add(
+        WebSession(
+            token_hash=token_hash(token),
+            kind=kind,
+            staff_id=staff_id,
+            party_id=party_id,
+            csrf_token=new_token(),
+            expires_at=utcnow() + timedelta(hours=hours),
+        )
+    )
+    await db.flush()
+    return token
+
+
+async def revoke_session(db: AsyncSession, session_id: int) -> None:
+    await db.execute(
+        update(WebSession).where(WebSession.id == session_id).values(revoked_at=utcnow())
+    )
+
+
+async def principal_from_session(db: AsyncSession, token: str) -> Principal | None:
+    row = await db.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    if row.kind == "staff" and row.staff_id is not None:
+        user = await db.get(StaffUser, row.staff_id)
+        if user is None or not user.active:
+            return None
+        return _staff_principal(user, session_id=row.id, csrf=row.csrf_token)
+    if row.kind == "party" and row.party_id is not None:
+        party = await db.get(Party, row.party_id)
+        if party is None:
+            return None
+        return Principal(
+            kind="party",
+            party_id=party.id,
+            case_id=party.case_id,
+            name=party.name,
+            session_id=row.id,
+            csrf_token=row.csrf_token,
+        )
+    return None
+
+
+def _staff_principal(
+    user: StaffUser,
+    *,
+    session_id: int | None = None,
+    csrf: str | None = None,
+    via_api: bool = False,
+) -> Principal:
+    return Principal(
+        kind="staff",
+        staff_id=user.id,
+        role=user.role,
+        org_id=user.org_id,
+        name=user.display_name,
+        session_id=session_id,
+        csrf_token=csrf,
+        via_api=via_api,
+    )
+
+
+async def principal_from_api_token(db: AsyncSession, token: str) -> Principal | None:
+    row = await db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    user = await db.get(StaffUser, row.staff_id)
+    if user is None or not user.active:
+        return None
+    return _staff_principal(user, via_api=True)
+
+
+async def create_api_token(db: AsyncSession, staff_id: int, name: str) -> str:
+    token = new_token()
+    db.add(ApiToken(staff_id=staff_id, token_hash=token_hash(token), name=name))
+    await db.flush()
+    return token
+
+
+async def issue_party_link(db: AsyncSession, party_id: int, days: int) -> str:
+    """A fresh capability link token for one party (≥256 bits; only its hash is stored)."""
+    token = new_token()
+    db.add(
+        PartyLink(
+            party_id=party_id,
+            token_hash=token_hash(token),
+            expires_at=utcnow() + timedelta(days=days),
+        )
+    )
+    await db.flush()
+    return token
+
+
+async def redeem_party_link(db: AsyncSession, token: str) -> Party:
+    link = await db.scalar(select(PartyLink).where(PartyLink.token_hash == token_hash(token)))
+    if link is None:
+        raise Gone("This link is not valid. Please ask the mediation centre for a new one.")
+    if link.revoked_at is not None or link.expires_at <= utcnow():
+        raise Gone("This link has expired. Please ask the mediation centre for a new one.")
+    party = await db.get(Party, link.party_id)
+    if party is None:
+        raise Gone("This link is not valid. Please ask the mediation centre for a new one.")
+    link.last_used_at = utcnow()
+    return party
+
+
+principal_rkey = web.RequestKey("principal", Principal)
+
+
+def current(request: web.Request) -> Principal:
+    return request.get(principal_rkey, ANONYMOUS)

@@ -1,0 +1,166 @@
+"""`python -m app COMMAND`: serve, migrate, seed-demo, create-user, create-token, worker, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from app import auth
+from app.db import make_engine, transaction
+from app.factory import create_app
+from app.jobs import worker_loop
+from app.migrate import current_revision, upgrade
+from app.models import ROLES, Organization, StaffUser
+from app.settings import Settings, from_env
+
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    await upgrade(engine)
+    print(f"database at revision {await current_revision(engine)}")
+    await engine.dispose()
+    return 0
+
+
+async def cmd_seed_demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.demo import DEMO_PASSWORD, seed_demo
+    from booking.demo import seed_availability
+
+    async with _app_context(settings) as app:
+        created = await seed_demo(app)
+        if created:
+            await seed_availability(app)
+    print("demo data " + ("created" if created else "already present"))
+    print(
+        f"demo logins (password {DEMO_PASSWORD}): coordinator, mediator, mediator2, "
+        "expert, clerk, admin"
+    )
+    return 0
+
+
+async def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or getpass.getpass("password: ")
+    if len(password) < 10:
+        print("password must have at least 10 characters", file=sys.stderr)
+        return 2
+    async with _app_context(settings) as app, transaction(app) as db:
+        org = await db.get(Organization, args.org)
+        if org is None:
+            print(f"no organisation {args.org}", file=sys.stderr)
+            return 2
+        if await db.scalar(select(StaffUser).where(StaffUser.username == args.username)):
+            print(f"user {args.username} exists", file=sys.stderr)
+            return 2
+        db.add(
+            StaffUser(
+                org_id=org.id,
+                username=args.username,
+                display_name=args.name,
+                role=args.role,
+                password_hash=auth.hash_password(password),
+            )
+        )
+    print(f"created {args.role} {args.username}")
+    return 0
+
+
+async def cmd_create_token(settings: Settings, args: argparse.Namespace) -> int:
+    async with _app_context(settings) as app, transaction(app) as db:
+        user = await db.scalar(select(StaffUser).where(StaffUser.username == args.username))
+        if user is None:
+            print(f"no user {args.username}", file=sys.stderr)
+            return 2
+        token = await auth.create_api_token(db, user.id, args.name)
+    print(token)
+    return 0
+
+
+async def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    async with _app_context(settings) as app:
+        await worker_loop(app)
+    return 0
+
+
+async def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.readiness import readiness
+
+    results = await readiness(settings)
+    for name, ok, detail in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
+    return 0 if all(ok for _n, ok, _d in results) else 1
+
+
+class _app_context:
+    """The app's resources (database, executor) without serving HTTP."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(Settings(**{**settings.__dict__, "run_worker": False}))
+        self.runner = web.AppRunner(self.app)
+
+    async def __aenter__(self) -> web.Application:
+        await self.runner.setup()
+        return self.app
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runner.cleanup()
+
+
+def serve(settings: Settings) -> None:
+    print(f"serving on {settings.base_url}  (demo logins: python -m app seed-demo prints them)")
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+
+
+COMMANDS: dict[str, Command] = {
+    "migrate": cmd_migrate,
+    "seed-demo": cmd_seed_demo,
+    "create-user": cmd_create_user,
+    "create-token": cmd_create_token,
+    "worker": cmd_worker,
+    "check": cmd_check,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the web server")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="upgrade the database schema to the newest migration")
+    sub.add_parser("seed-demo", help="create demo organisations, staff and a case (idempotent)")
+    u = sub.add_parser("create-user", help="create a staff user")
+    u.add_argument("username")
+    u.add_argument("--name", required=True, help="display name")
+    u.add_argument("--role", required=True, choices=ROLES)
+    u.add_argument("--org", required=True, type=int, help="organisation id")
+    u.add_argument("--password", help="asked for when omitted")
+    t = sub.add_parser("create-token", help="print a new API token for a staff user")
+    t.add_argument("username")
+    t.add_argument("--name", default="api", help="what the token is for")
+    sub.add_parser("worker", help="run the background job worker")
+    sub.add_parser("check", help="report database, fonts, WeasyPrint and aiortc readiness")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    settings = from_env()
+    if args.command == "serve":
+        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+        if overrides:
+            merged = {**settings.__dict__, **overrides}
+            merged["base_url"] = f"http://{merged['host']}:{merged['port']}"
+            settings = Settings(**merged)
+        serve(settings)
+        return
+    sys.exit(asyncio.run(COMMANDS[args.command](settings, args)))

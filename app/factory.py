@@ -1,0 +1,77 @@
+"""The composition root: `create_app(settings)` builds everything; nothing lives at module level."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app import alerts, notify, openapi, rendering
+from app import routes as app_routes
+from app.db import engine_key, make_engine, sessionmaker_key
+from app.factory_keys import executor_key
+from app.jobs import handlers_key, worker_loop
+from app.logs import configure_logging
+from app.middleware import MIDDLEWARES
+from app.security import add_security_headers
+from app.settings import Settings, settings_key
+
+MAX_BODY = 2 * 1024 * 1024  # signatures are small PNGs; nothing larger is uploaded yet
+
+
+def create_app(settings: Settings) -> web.Application:
+    configure_logging(settings.log_level)
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY)
+    app[settings_key] = settings
+    app[handlers_key] = {}
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_executor)
+    rendering.setup(app)
+    app.on_response_prepare.append(add_security_headers)
+    app_routes.setup(app)
+    openapi.setup(app)
+    notify.setup(app)
+    alerts.setup(app)
+
+    import booking.routes
+    import documents.routes
+    import rooms.routes
+
+    booking.routes.setup(app)
+    rooms.routes.setup(app)
+    documents.routes.setup(app)
+    if settings.run_worker:
+        app.cleanup_ctx.append(_worker)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    app[engine_key] = engine
+    app[sessionmaker_key] = async_sessionmaker(engine, expire_on_commit=False)
+    yield
+    await engine.dispose()
+
+
+async def _executor(app: web.Application) -> AsyncIterator[None]:
+    app[executor_key] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blocking")
+    yield
+    app[executor_key].shutdown(wait=True)
+
+
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(worker_loop(app))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

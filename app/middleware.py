@@ -1,0 +1,110 @@
+"""Request pipeline: locale, identity, CSRF, and one place that maps errors to answers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from app import auth, i18n
+from app.db import sessionmaker_key
+from app.errors import DomainError, NotAuthenticated, ValidationFailed
+from app.rendering import render
+from app.security import check_csrf
+from app.settings import settings_key
+
+log = logging.getLogger("app.http")
+LANG_COOKIE = "lang"
+request_id_rkey = web.RequestKey("request_id", str)
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def error_body(error: DomainError) -> dict[str, object]:
+    body: dict[str, object] = {
+        "error": error.code,
+        "message": i18n.translate(error.message, i18n.get_locale(), **error.params),
+        "messages": {
+            loc: i18n.translate(error.message, loc, **error.params) for loc in i18n.LOCALES
+        },
+    }
+    if isinstance(error, ValidationFailed):
+        body["fields"] = {
+            name: {loc: i18n.translate(msg, loc) for loc in i18n.LOCALES}
+            for name, msg in error.fields.items()
+        }
+    return body
+
+
+@web.middleware
+async def locale_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    chosen = request.cookies.get(LANG_COOKIE) or request.app[settings_key].default_locale
+    i18n.set_locale(chosen)
+    return await handler(request)
+
+
+@web.middleware
+async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    authorization = request.headers.get("Authorization", "")
+    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    principal = None
+    if authorization.startswith("Bearer ") or cookie:
+        async with request.app[sessionmaker_key]() as db:
+            if authorization.startswith("Bearer "):
+                principal = await auth.principal_from_api_token(db, authorization[7:].strip())
+                if principal is None:
+                    raise NotAuthenticated("The API token is missing, wrong or revoked.")
+            elif cookie:
+                principal = await auth.principal_from_session(db, cookie)
+    request[auth.principal_rkey] = principal or auth.ANONYMOUS
+    await check_csrf(request)
+    return await handler(request)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[request_id_rkey] = request.headers.get("X-Request-Id") or secrets.token_hex(6)
+    try:
+        return await handler(request)
+    except DomainError as error:
+        return _domain_error_response(request, error)
+    except web.HTTPException as exc:
+        if exc.status in (404, 405) or (exc.status == 413):
+            message = {
+                404: "The page you asked for does not exist.",
+                405: "This address does not accept that kind of request.",
+                413: "The upload is too large.",
+            }[exc.status]
+            err = DomainError(message)
+            err.status, err.code = exc.status, exc.reason.lower().replace(" ", "_")
+            return _domain_error_response(request, err)
+        raise
+    except Exception:
+        log.exception(
+            "unhandled error in %s %s [%s]", request.method, request.path, request[request_id_rkey]
+        )
+        err = DomainError("Something went wrong on our side. Please try again later.")
+        err.status, err.code = 500, "server_error"
+        return _domain_error_response(request, err)
+
+
+def _domain_error_response(request: web.Request, error: DomainError) -> web.StreamResponse:
+    if wants_json(request):
+        return web.json_response(error_body(error), status=error.status)
+    if isinstance(error, NotAuthenticated) and request.method == "GET":
+        raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
+    return render(
+        request,
+        "app/error.html",
+        {"error": error_body(error), "status": error.status},
+        status=error.status,
+    )
+
+
+MIDDLEWARES = (error_middleware, locale_middleware, identity_middleware)

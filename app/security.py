@@ -1,0 +1,80 @@
+"""CSRF protection, Origin checks and security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from http.cookies import Morsel
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from app.auth import current
+from app.errors import PermissionDenied
+from app.tokens import new_token, same
+
+CSRF_COOKIE = "csrf"
+csrf_cookie_rkey = web.RequestKey("csrf_cookie", str)
+new_csrf_cookie_rkey = web.RequestKey("new_csrf_cookie", str)
+CSRF_FIELD = "_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "style-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+def csrf_token(request: web.Request) -> str:
+    """The token forms must echo: the session's, or a per-browser cookie before login."""
+    principal = current(request)
+    if principal.csrf_token:
+        return principal.csrf_token
+    token = request.get(csrf_cookie_rkey) or request.cookies.get(CSRF_COOKIE)
+    if not token:
+        token = new_token()
+        request[new_csrf_cookie_rkey] = token
+    request[csrf_cookie_rkey] = token
+    return token
+
+
+def same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.host
+
+
+async def check_csrf(request: web.Request) -> None:
+    if request.method in SAFE_METHODS or current(request).via_api:
+        return
+    if not same_origin(request):
+        raise PermissionDenied("Cross-site request refused.")
+    expected = current(request).csrf_token or request.cookies.get(CSRF_COOKIE)
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        sent = (await request.post()).get(CSRF_FIELD)  # type: ignore[assignment]
+    if not expected or not isinstance(sent, str) or not same(expected, sent):
+        raise PermissionDenied("The form has expired. Please reload the page and try again.")
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
+    new_cookie = request.get(new_csrf_cookie_rkey)
+    if new_cookie:
+        # Cookies set on the response are already serialised when this hook runs.
+        morsel: Morsel[str] = Morsel()
+        morsel.set(CSRF_COOKIE, new_cookie, new_cookie)
+        morsel.update({"path": "/", "httponly": "1", "samesite": "Lax"})
+        headers.add("Set-Cookie", morsel.OutputString())

@@ -1,0 +1,88 @@
+"""Settings: the only place the environment is read (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Deadline hours by complexity (seed 004); other counties use other numbers.
+DEFAULT_DEADLINES = {"simple": 24, "general": 72, "complex": 240, "difficult": 720}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite+aiosqlite:///{ROOT / 'var' / 'mediation.db'}"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = "http://127.0.0.1:8080"
+    var_dir: Path = ROOT / "var"
+    default_locale: str = "zh_CN"
+    session_hours: int = 12
+    party_link_days: int = 30
+    cookie_secure: bool = False
+    pdf_workers: int = 1
+    run_worker: bool = True
+    seal_key_file: Path | None = None
+    seal_cert_file: Path | None = None
+    stun_urls: tuple[str, ...] = ()
+    turn_url: str | None = None
+    turn_secret: str | None = None
+    deadline_hours: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_DEADLINES))
+    acknowledge_hours: int = 1
+    id_hash_key: str = "development-only-id-hash-key"
+    log_level: str = "INFO"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Builds Settings from MEDIATION_* variables (and DATABASE_URL / REDIS_URL)."""
+    env = os.environ if env is None else env
+    base = Settings()
+    var_dir = Path(env.get("MEDIATION_VAR_DIR", str(base.var_dir)))
+    deadlines = dict(DEFAULT_DEADLINES)
+    for name in DEFAULT_DEADLINES:
+        key = f"MEDIATION_DEADLINE_{name.upper()}_HOURS"
+        if key in env:
+            deadlines[name] = int(env[key])
+    port = int(env.get("MEDIATION_PORT", base.port))
+    host = env.get("MEDIATION_HOST", base.host)
+    return Settings(
+        database_url=env.get("DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'mediation.db'}"),
+        redis_url=env.get("REDIS_URL") or None,
+        host=host,
+        port=port,
+        base_url=env.get("MEDIATION_BASE_URL", f"http://{host}:{port}").rstrip("/"),
+        var_dir=var_dir,
+        default_locale=env.get("MEDIATION_LOCALE", base.default_locale),
+        session_hours=int(env.get("MEDIATION_SESSION_HOURS", base.session_hours)),
+        party_link_days=int(env.get("MEDIATION_PARTY_LINK_DAYS", base.party_link_days)),
+        cookie_secure=_bool(env.get("MEDIATION_COOKIE_SECURE", "false")),
+        pdf_workers=int(env.get("MEDIATION_PDF_WORKERS", base.pdf_workers)),
+        run_worker=_bool(env.get("MEDIATION_RUN_WORKER", "true")),
+        seal_key_file=Path(env["MEDIATION_SEAL_KEY"]) if env.get("MEDIATION_SEAL_KEY") else None,
+        seal_cert_file=Path(env["MEDIATION_SEAL_CERT"]) if env.get("MEDIATION_SEAL_CERT") else None,
+        stun_urls=_csv(env.get("MEDIATION_STUN_URLS", "")),
+        turn_url=env.get("MEDIATION_TURN_URL") or None,
+        turn_secret=env.get("MEDIATION_TURN_SECRET") or None,
+        deadline_hours=deadlines,
+        acknowledge_hours=int(env.get("MEDIATION_ACKNOWLEDGE_HOURS", base.acknowledge_hours)),
+        id_hash_key=env.get("MEDIATION_ID_HASH_KEY", base.id_hash_key),
+        log_level=env.get("MEDIATION_LOG_LEVEL", base.log_level),
+    )
+
+
+settings_key = web.AppKey("settings", Settings)

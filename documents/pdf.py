@@ -1,0 +1,260 @@
+"""Printable mediation agreement: HTML template → WeasyPrint → PDF/A-3b.
+
+``agreement_html`` is cheap and runs anywhere; ``html_to_pdfa`` is CPU- and memory-heavy
+(≈ 0.5 GB peak) and runs in the worker processes owned by ``PdfRenderer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import functools
+import multiprocessing
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import jinja2
+import segno
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_NAME = "documents/agreement_pdf.html"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+PDF_VARIANT = "pdf/a-3b"
+
+T = TypeVar("T")
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_HEX_RE = re.compile(r"[0-9a-f]{64}")
+# Users often number their own terms ("1.", "2、", "（三）"); the template numbers them again.
+_TERM_NUMBER_RE = re.compile(
+    r"^\s*(?:[（(]\s*[0-9一二三四五六七八九十]+\s*[)）]|[0-9一二三四五六七八九十]+\s*[.．、)）])\s*"
+)
+
+
+@dataclass(frozen=True)
+class PartyLine:
+    name: str
+    role: str
+    id_masked: str
+    phone_masked: str
+    address: str
+    signature_png: bytes | None
+    signed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AgreementDoc:
+    org_name: str
+    case_number: str
+    dispute_type: str
+    parties: tuple[PartyLine, ...]
+    facts: str
+    terms: str
+    performance: str
+    performance_deadline: date
+    mediator_name: str
+    version: int
+    version_hash: str
+    verify_url: str
+    effective_at: datetime | None
+
+
+def format_date(value: date | datetime) -> str:
+    """2026年11月20日; aware datetimes are shown in Asia/Shanghai."""
+    if isinstance(value, datetime):
+        value = _local(value).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def format_datetime(value: datetime) -> str:
+    """2026年11月20日 14:05 (Asia/Shanghai)."""
+    local = _local(value)
+    return f"{format_date(local)} {local:%H:%M}"
+
+
+def _local(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("document timestamps must be timezone-aware")
+    return value.astimezone(LOCAL_TZ)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _terms(text: str) -> list[str]:
+    return [_TERM_NUMBER_RE.sub("", line, count=1) for line in _paragraphs(text)]
+
+
+def _png_data_uri(png: bytes) -> str:
+    # Only PNG is embedded: anything else would be passed to an image decoder unchecked.
+    if not png.startswith(_PNG_MAGIC):
+        raise ValueError("signature image is not a PNG")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _qr_data_uri(url: str) -> str:
+    qr = segno.make(url, error="m", micro=False)
+    return str(qr.svg_data_uri(scale=4, border=0, nl=False))
+
+
+def _context(doc: AgreementDoc) -> dict[str, Any]:
+    if not _HEX_RE.fullmatch(doc.version_hash):
+        raise ValueError("version_hash must be a lowercase sha256 hex digest")
+    parties = [
+        {
+            "name": p.name,
+            "role": p.role,
+            "id_masked": p.id_masked,
+            "phone_masked": p.phone_masked,
+            "address": p.address,
+            "signature_src": _png_data_uri(p.signature_png) if p.signature_png else None,
+            "signed_at": format_datetime(p.signed_at) if p.signed_at else None,
+        }
+        for p in doc.parties
+    ]
+    return {
+        "doc": doc,
+        "parties": parties,
+        "facts": _paragraphs(doc.facts),
+        "terms": _terms(doc.terms),
+        "performance": _paragraphs(doc.performance),
+        "deadline": format_date(doc.performance_deadline),
+        "effective_at": format_date(doc.effective_at) if doc.effective_at else None,
+        "hash_short": doc.version_hash[:16],
+        "qr_src": _qr_data_uri(doc.verify_url),
+    }
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def agreement_html(doc: AgreementDoc) -> str:
+    """The printable agreement as a standalone HTML page (everything inline)."""
+    return _environment().get_template(TEMPLATE_NAME).render(_context(doc))
+
+
+def html_to_pdfa(html: str, attachments: Sequence[tuple[str, bytes, str]]) -> bytes:
+    """Render self-contained HTML to PDF/A-3b with embedded fonts and file attachments.
+
+    Attachments are ``(filename, data, description)``; they are marked as the document's
+    ``/AF`` data files, as PDF/A-3 requires. Only ``data:`` URLs are fetched: the HTML
+    carries user input and must never make the renderer reach the network or the disk.
+    """
+    import weasyprint
+
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=("data",))
+    now = datetime.now(UTC)
+    pdf_attachments = [
+        weasyprint.Attachment(
+            string=data,
+            name=name,
+            description=description,
+            relationship="Data",
+            # WeasyPrint writes these with a "Z" suffix, so they must be UTC, not local naive.
+            created=now,
+            modified=now,
+            url_fetcher=fetcher,
+        )
+        for name, data, description in attachments
+    ]
+    document = weasyprint.HTML(string=html, url_fetcher=fetcher)
+    pdf = document.write_pdf(
+        pdf_variant=PDF_VARIANT, attachments=pdf_attachments, finisher=_finish_pdfa
+    )
+    if not isinstance(pdf, bytes):  # pragma: no cover - write_pdf() without target returns bytes
+        raise TypeError("WeasyPrint returned no PDF")
+    return pdf
+
+
+def _finish_pdfa(_document: Any, pdf: Any) -> None:
+    # WeasyPrint 70 lists each attachment twice in the catalog's /AF array (once from the
+    # EmbeddedFiles name tree, once from the Filespec scan); keep one entry per file.
+    af = pdf.catalog.get("AF")
+    if af:
+        af[:] = list(dict.fromkeys(af))
+    # PDF/A requires Info entries to equal their XMP twins. When sealing, pyHanko rewrites the
+    # XMP pdf:Producer but *appends* to an existing Info /Producer, so the sealed file would
+    # disagree with itself; without an Info /Producer both end up identical.
+    pdf.info.pop("Producer", None)
+
+
+_WARM_UP_HTML = (
+    '<html lang="zh-CN"><body style="font-family: \'Noto Serif CJK SC\'">'
+    "人民调解协议书</body></html>"
+)
+
+
+def _init_worker() -> None:
+    # Pays the ≈ 1 s import and the font-config/face loading once per worker, not per render.
+    html_to_pdfa(_WARM_UP_HTML, ())
+
+
+class PdfRenderer:
+    """A bounded pool of long-lived render processes.
+
+    Spawned, not forked: the parent runs an asyncio loop and threads whose locks a fork would
+    copy in a held state. A worker that dies (e.g. killed for memory) breaks the whole
+    ``ProcessPoolExecutor``; the render that saw it fails and the pool is rebuilt for the next.
+    """
+
+    def __init__(self, max_workers: int = 1, max_tasks_per_child: int | None = None) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self._max_workers = max_workers
+        self._max_tasks_per_child = max_tasks_per_child
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = self._new_pool()
+
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self._max_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            max_tasks_per_child=self._max_tasks_per_child,
+        )
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("PdfRenderer is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:
+            if self._pool is pool:  # not already replaced by a concurrent render, not closed
+                self._pool = self._new_pool()
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    async def warm_up(self) -> None:
+        """Start a worker now (e.g. at app start-up) so the first real render is warm."""
+        await self._run(_noop)
+
+    async def render(
+        self, doc: AgreementDoc, attachments: Sequence[tuple[str, bytes, str]]
+    ) -> bytes:
+        html = agreement_html(doc)
+        return await self._run(html_to_pdfa, html, tuple(attachments))
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _noop() -> None:
+    return None

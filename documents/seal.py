@@ -1,0 +1,270 @@
+"""The committee's electronic seal: PAdES baseline-B signatures with pyHanko, and their check.
+
+The seal is applied last, over the finished PDF/A; anything appended after it (other than
+signature-maintenance updates such as validation data) counts as tampering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import fcntl
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from pyhanko.keys import load_private_key_from_pemder_data
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "seal-key.pem"
+CERT_FILE = "seal-cert.pem"
+DEV_CERT_DAYS = 3650
+DEFAULT_REASON = "人民调解委员会电子印章"
+
+
+@dataclass(frozen=True)
+class SealKey:
+    key_pem: bytes
+    cert_pem: bytes
+
+    @property
+    def cert(self) -> asn1_x509.Certificate:
+        return _asn1_cert(self.cert_pem)
+
+    @property
+    def subject_cn(self) -> str | None:
+        return _common_name(self.cert)
+
+
+def _asn1_cert(pem: bytes) -> asn1_x509.Certificate:
+    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    return asn1_x509.Certificate.load(der)
+
+
+def _common_name(cert: asn1_x509.Certificate) -> str | None:
+    cn = cert.subject.native.get("common_name")
+    return str(cn) if cn else None
+
+
+def load_key(key_pem: bytes, cert_pem: bytes) -> SealKey:
+    """Check that the key and certificate belong together and return them as a seal key."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ValueError("seal key must be an EC or RSA private key")
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+        raise ValueError("seal key does not match the seal certificate")
+    return SealKey(key_pem=key_pem, cert_pem=cert_pem)
+
+
+def ensure_dev_key(directory: Path, org_name: str) -> SealKey:
+    """Load the development seal from ``directory``, creating it on first use.
+
+    Several app processes may start at once: a lock file serialises the first generation.
+    An existing key is never replaced; only a missing certificate is re-issued for it.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_path, cert_path = directory / KEY_FILE, directory / CERT_FILE
+    with _locked(directory / ".seal.lock"):
+        if key_path.exists() and cert_path.exists():
+            return load_key(key_path.read_bytes(), cert_path.read_bytes())
+        if cert_path.exists():
+            raise RuntimeError(f"{cert_path} exists but its key {key_path} is missing")
+        if key_path.exists():
+            key_pem = key_path.read_bytes()
+            private_key = serialization.load_pem_private_key(key_pem, password=None)
+            if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+                raise RuntimeError(f"{key_path} is not an EC key")
+        else:
+            private_key = ec.generate_private_key(ec.SECP256R1())
+            key_pem = private_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            _write_atomic(key_path, key_pem, mode=0o600)
+        cert_pem = _self_signed_cert(private_key, f"{org_name} (development seal)", org_name)
+        _write_atomic(cert_path, cert_pem, mode=0o644)
+        log.warning("generated a self-signed development seal in %s", directory)
+        return load_key(key_pem, cert_pem)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_atomic(path: Path, data: bytes, *, mode: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask and ignored for old files
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _self_signed_cert(key: ec.EllipticCurvePrivateKey, common_name: str, org_name: str) -> bytes:
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org_name),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=DEV_CERT_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,  # = nonRepudiation
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _signer(key: SealKey) -> signers.SimpleSigner:
+    cert = key.cert
+    return signers.SimpleSigner(
+        signing_cert=cert,
+        signing_key=load_private_key_from_pemder_data(key.key_pem, passphrase=None),
+        cert_registry=SimpleCertificateStore.from_certs([cert]),
+    )
+
+
+def _require_worker_thread(name: str) -> None:
+    # pyHanko's synchronous API wraps its async core in asyncio.run(), which fails inside a
+    # running loop; verify_pdf would then misreport a good seal as broken. Fail loudly instead.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"{name}() blocks: call it through run_in_executor, not in a coroutine")
+
+
+def seal_pdf(
+    pdf: bytes, key: SealKey, *, reason: str = DEFAULT_REASON, field_name: str = "Seal"
+) -> bytes:
+    """Append a PAdES baseline-B signature (an invisible, print-flagged field, PDF/A-safe)."""
+    _require_worker_thread("seal_pdf")
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        reason=reason,
+        name=key.subject_cn,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+    )
+    out = signers.sign_pdf(writer, meta, signer=_signer(key))
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class SealCheck:
+    sealed: bool
+    intact: bool
+    trusted: bool
+    signer: str | None
+    signed_at: dt.datetime | None
+
+    def ok(self) -> bool:
+        return self.sealed and self.intact and self.trusted
+
+
+NOT_SEALED = SealCheck(sealed=False, intact=False, trusted=False, signer=None, signed_at=None)
+
+# Updates a later validator may legitimately append without touching the content.
+_HARMLESS_UPDATES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+
+
+def verify_pdf(pdf: bytes, trust_root_pem: bytes) -> SealCheck:
+    """Check the last signature in ``pdf`` against ``trust_root_pem``. Never raises on bad input.
+
+    Runs pyHanko's own event loop (``asyncio.run``): call it from a worker thread or process,
+    not from a coroutine (that raises ``RuntimeError``).
+    """
+    _require_worker_thread("verify_pdf")
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        embedded = reader.embedded_signatures
+    except Exception:  # garbage input: pyHanko raises many different types here
+        log.info("verify_pdf: unreadable PDF", exc_info=True)
+        return NOT_SEALED
+    if not embedded:
+        return NOT_SEALED
+    sig = embedded[-1]
+    try:
+        signer = _common_name(sig.signer_cert)
+    except Exception:
+        signer = None
+    try:
+        root = _asn1_cert(trust_root_pem)
+        context = ValidationContext(trust_roots=[root], allow_fetching=False)
+        status = validate_pdf_signature(sig, context)
+    except Exception:
+        log.info("verify_pdf: signature could not be validated", exc_info=True)
+        return SealCheck(sealed=True, intact=False, trusted=False, signer=signer, signed_at=None)
+    return SealCheck(
+        sealed=True,
+        intact=_intact(status),
+        trusted=status.trusted,
+        signer=signer,
+        signed_at=status.signer_reported_dt,
+    )
+
+
+def _intact(status: PdfSignatureStatus) -> bool:
+    if not (status.intact and status.valid):
+        return False
+    if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return True
+    return (
+        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+        and status.modification_level in _HARMLESS_UPDATES
+        and bool(status.docmdp_ok)
+    )

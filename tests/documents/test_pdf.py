@@ -1,0 +1,265 @@
+"""The printable agreement: content, PDF/A-3b conformance markers, fonts, attachments, pool."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from documents.pdf import (
+    AgreementDoc,
+    PartyLine,
+    PdfRenderer,
+    agreement_html,
+    html_to_pdfa,
+)
+
+AGREEMENT_JSON = json.dumps(
+    {"case_number": "（2026）吴矛调字第0001号", "version": 3, "terms": ["修复防水层"]},
+    ensure_ascii=False,
+).encode()
+ATTACHMENTS = (("agreement.json", AGREEMENT_JSON, "调解协议数据"),)
+
+
+def signature_png(width: int = 120, height: int = 40) -> bytes:
+    """A drawn-looking signature: a dark stroke on a transparent RGBA background."""
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # filter type: none
+        for x in range(width):
+            on_stroke = abs(y - (height // 2 + (x % 20) - 10)) <= 1
+            row += bytes((20, 20, 60, 255)) if on_stroke else bytes((255, 255, 255, 0))
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
+
+
+def make_doc(terms: str | None = None, effective: bool = True) -> AgreementDoc:
+    png = signature_png()
+    # 17:30 UTC on the 19th is 01:30 on the 20th in Shanghai: dates must be local.
+    signed = datetime(2026, 11, 19, 17, 30, tzinfo=UTC)
+    return AgreementDoc(
+        org_name="吴江区松陵街道人民调解委员会",
+        case_number="（2026）吴矛调字第0001号",
+        dispute_type="邻里纠纷",
+        parties=(
+            PartyLine(
+                name="王秀兰",
+                role="申请人",
+                id_masked="3205**********1234",
+                phone_masked="138****5678",
+                address="江苏省苏州市吴江区松陵街道某小区1幢101室",
+                signature_png=png,
+                signed_at=signed,
+            ),
+            PartyLine(
+                name="李建国",
+                role="被申请人",
+                id_masked="3205**********5678",
+                phone_masked="139****1234",
+                address="江苏省苏州市吴江区松陵街道某小区1幢201室",
+                signature_png=png,
+                signed_at=signed,
+            ),
+        ),
+        facts=(
+            "申请人王秀兰与被申请人李建国系楼上楼下邻居。被申请人家中卫生间漏水，"
+            "导致申请人家中天花板受潮。\n\n"
+            "经查明，漏水系被申请人卫生间防水层老化所致，被申请人应承担维修及赔偿责任。"
+        ),
+        terms=terms
+        or (
+            "1. 被申请人于12月10日前修复防水层\n"
+            "被申请人赔偿申请人修复费用三千元\n"
+            "双方和睦相处，本纠纷就此了结"
+        ),
+        performance="银行转账支付；防水层由被申请人委托施工单位修复。",
+        performance_deadline=date(2026, 12, 31),
+        mediator_name="张明",
+        version=3,
+        version_hash="0123456789abcdef" * 4,
+        verify_url="https://mediation.example.cn/verify/0123456789abcdef",
+        effective_at=signed if effective else None,
+    )
+
+
+def poppler(tool: str, *args: str, stdin: bytes | None = None) -> str:
+    """Run a poppler-utils tool (an independent PDF reader) and return its stdout."""
+    path = shutil.which(tool)
+    assert path, f"{tool} (poppler-utils) is not installed"
+    # Fixed tool and arguments from this file, no shell.
+    done = subprocess.run([path, *args], input=stdin, capture_output=True, check=False)  # noqa: S603
+    return done.stdout.decode()
+
+
+def pdf_text(pdf: bytes) -> str:
+    return poppler("pdftotext", "-enc", "UTF-8", "-", "-", stdin=pdf)
+
+
+@pytest.fixture(scope="module")
+def pdf() -> bytes:
+    return html_to_pdfa(agreement_html(make_doc()), ATTACHMENTS)
+
+
+def test_text_carries_the_agreement(pdf: bytes) -> None:
+    text = pdf_text(pdf)
+    for expected in (
+        "人民调解协议书",
+        "（2026）吴矛调字第0001号",
+        "王秀兰",
+        "李建国",
+        "被申请人赔偿申请人修复费用三千元",
+        "张明",
+        "吴江区松陵街道人民调解委员会",
+        "2026年12月31日",
+        "司法确认",
+        "三十日内",
+        "扫码核验",
+        "0123456789abcdef",
+    ):
+        assert expected in text, expected
+    assert "签名时间：2026年11月20日 01:30" in text  # Asia/Shanghai, not UTC
+    assert "生效日期：2026年11月20日" in text
+    # The user's own "1." is replaced by the template's numbering, not doubled.
+    assert "1. 被申请人" not in text
+    assert re.search(r"1．\s*被申请人于12月10日前修复防水层", text)
+    assert re.search(r"3．\s*双方和睦相处", text)
+
+
+def test_every_font_is_embedded(pdf: bytes) -> None:
+    lines = poppler("pdffonts", "-", stdin=pdf).splitlines()
+    emb = lines[0].index("emb")
+    fonts = lines[2:]
+    assert fonts, "no fonts at all"
+    assert all(line[emb : emb + 3] == "yes" for line in fonts), lines
+    assert any("Noto-Serif-CJK-SC" in line for line in fonts)
+
+
+def test_declares_pdfa_3b(pdf: bytes) -> None:
+    reader = PdfReader(io.BytesIO(pdf))
+    root = reader.trailer["/Root"]
+    xmp = root["/Metadata"].get_object().get_data().decode()
+    assert re.search(r'pdfaid:part(="|>)3', xmp), xmp
+    assert re.search(r'pdfaid:conformance(="|>)B', xmp), xmp
+    intents = root["/OutputIntents"]
+    assert intents[0].get_object()["/S"] == "/GTS_PDFA1"
+    assert pdf.startswith(b"%PDF-1.7")
+    # PDF/A-3 associates attachments with the document through /AF, each exactly once.
+    assert len(root["/AF"]) == len(ATTACHMENTS)
+
+
+def test_json_attachment_round_trips(pdf: bytes) -> None:
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.attachments["agreement.json"] == [AGREEMENT_JSON]
+
+
+def test_user_input_is_escaped() -> None:
+    doc = make_doc(terms="赔偿<script>alert(1)</script>元\n<b>加粗</b>")
+    html = agreement_html(doc)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;加粗&lt;/b&gt;" in html
+    text = pdf_text(html_to_pdfa(html, ()))
+    assert "<script>alert(1)</script>" in text  # shown as text, not swallowed as markup
+
+
+def test_unsigned_draft_says_not_effective() -> None:
+    doc = make_doc(effective=False)
+    doc = AgreementDoc(
+        **{
+            **doc.__dict__,
+            "parties": tuple(
+                PartyLine(**{**p.__dict__, "signature_png": None, "signed_at": None})
+                for p in doc.parties
+            ),
+        }
+    )
+    html = agreement_html(doc)
+    assert "尚未签名" in html
+    assert "本协议尚未生效" in html
+    assert "生效日期" not in html
+
+
+def test_rejects_non_png_signature_and_bad_hash() -> None:
+    doc = make_doc()
+    bad_party = PartyLine(**{**doc.parties[0].__dict__, "signature_png": b"GIF89a..."})
+    with pytest.raises(ValueError, match="PNG"):
+        agreement_html(AgreementDoc(**{**doc.__dict__, "parties": (bad_party,)}))
+    with pytest.raises(ValueError, match="sha256"):
+        agreement_html(AgreementDoc(**{**doc.__dict__, "version_hash": "x" * 64}))
+
+
+def test_renderer_fetches_only_data_urls(tmp_path: Path) -> None:
+    png = tmp_path / "signature.png"
+    png.write_bytes(signature_png())
+    data_uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
+
+    def images(src: str) -> int:
+        pdf = html_to_pdfa(f'<p>正文</p><img src="{src}">', ())
+        return len(PdfReader(io.BytesIO(pdf)).pages[0].images)
+
+    assert images(data_uri) == 1
+    assert images(png.as_uri()) == 0  # the HTML carries user input: no disk or network
+
+
+def test_long_agreement_repeats_footer_on_every_page() -> None:
+    paragraph = "申请人与被申请人就房屋漏水的维修责任和赔偿数额发生争议，多次协商未果。" * 6
+    doc = make_doc()
+    terms = "\n".join(f"第{n}项：被申请人应当履行相应义务" for n in range(1, 13))
+    doc = AgreementDoc(**{**doc.__dict__, "facts": "\n".join([paragraph] * 10), "terms": terms})
+    text = pdf_text(html_to_pdfa(agreement_html(doc), ()))
+    assert re.search(r"12．\s*第12项：被申请人应当履行相应义务", text)
+    pages = text.rstrip("\f").split("\f")
+    assert 2 <= len(pages) <= 4
+    for number, page in enumerate(pages, start=1):
+        assert "扫码核验" in page
+        assert "0123456789abcdef" in page
+        assert f"第 {number} 页，共 {len(pages)} 页" in page
+    assert "王秀兰" in pages[-1]  # the signature block comes last
+
+
+async def test_renderer_pool_renders_and_closes() -> None:
+    renderer = PdfRenderer(max_workers=1)
+    try:
+        await renderer.warm_up()
+        pdf = await renderer.render(make_doc(), ATTACHMENTS)
+    finally:
+        renderer.close()
+    assert "李建国" in pdf_text(pdf)
+    assert PdfReader(io.BytesIO(pdf)).attachments["agreement.json"] == [AGREEMENT_JSON]
+    with pytest.raises(RuntimeError, match="closed"):
+        await renderer.render(make_doc(), ATTACHMENTS)
+    renderer.close()  # idempotent
+
+
+async def test_renderer_survives_a_dead_worker() -> None:
+    renderer = PdfRenderer(max_workers=1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            await renderer._run(os._exit, 1)  # what the OOM killer does to a worker
+        pdf = await renderer.render(make_doc(), ATTACHMENTS)
+    finally:
+        renderer.close()
+    assert "王秀兰" in pdf_text(pdf)

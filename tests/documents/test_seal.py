@@ -1,0 +1,215 @@
+"""The committee's electronic seal over the rendered agreement, and its verification."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import shutil
+import stat
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pypdf import PdfReader
+
+from documents.pdf import AgreementDoc, PartyLine, agreement_html, html_to_pdfa
+from documents.seal import SealKey, ensure_dev_key, load_key, seal_pdf, verify_pdf
+
+ORG = "吴江区松陵街道人民调解委员会"
+AGREEMENT_JSON = b'{"case_number": "(2026)0001", "version": 1}'
+
+
+def agreement() -> AgreementDoc:
+    party = PartyLine(
+        name="王秀兰",
+        role="申请人",
+        id_masked="3205**********1234",
+        phone_masked="138****5678",
+        address="苏州市吴江区",
+        signature_png=None,
+        signed_at=None,
+    )
+    return AgreementDoc(
+        org_name=ORG,
+        case_number="（2026）吴矛调字第0002号",
+        dispute_type="邻里纠纷",
+        parties=(party, PartyLine(**{**party.__dict__, "name": "李建国", "role": "被申请人"})),
+        facts="双方因漏水发生纠纷。",
+        terms="被申请人赔偿三千元",
+        performance="银行转账",
+        performance_deadline=date(2026, 12, 31),
+        mediator_name="张明",
+        version=1,
+        version_hash="ab" * 32,
+        verify_url="https://mediation.example.cn/verify/abab",
+        effective_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+    )
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> SealKey:
+    return ensure_dev_key(tmp_path_factory.mktemp("seal"), ORG)
+
+
+@pytest.fixture(scope="module")
+def pdf() -> bytes:
+    return html_to_pdfa(
+        agreement_html(agreement()), [("agreement.json", AGREEMENT_JSON, "协议数据")]
+    )
+
+
+@pytest.fixture(scope="module")
+def sealed(pdf: bytes, key: SealKey) -> bytes:
+    return seal_pdf(pdf, key)
+
+
+def test_dev_key_is_generated_once_and_reloaded(tmp_path: Path) -> None:
+    first = ensure_dev_key(tmp_path / "keys", ORG)
+    second = ensure_dev_key(tmp_path / "keys", ORG)
+    assert second == first
+    key_file = tmp_path / "keys" / "seal-key.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert key_file.read_bytes() == first.key_pem
+
+    cert = x509.load_pem_x509_certificate(first.cert_pem)
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert cn == f"{ORG} (development seal)"
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+    assert cert.public_key().curve.name == "secp256r1"
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.content_commitment
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert lifetime > timedelta(days=3649)
+
+
+def test_dev_key_reissues_a_lost_certificate_for_the_same_key(tmp_path: Path) -> None:
+    first = ensure_dev_key(tmp_path, ORG)
+    (tmp_path / "seal-cert.pem").unlink()
+    again = ensure_dev_key(tmp_path, ORG)
+    assert again.key_pem == first.key_pem
+    assert again.cert_pem != first.cert_pem
+
+
+def test_load_key_rejects_a_certificate_of_another_key(tmp_path: Path) -> None:
+    a = ensure_dev_key(tmp_path / "a", ORG)
+    b = ensure_dev_key(tmp_path / "b", ORG)
+    assert load_key(a.key_pem, a.cert_pem) == a
+    with pytest.raises(ValueError, match="does not match"):
+        load_key(a.key_pem, b.cert_pem)
+
+
+def test_sealed_pdf_verifies(sealed: bytes, key: SealKey) -> None:
+    check = verify_pdf(sealed, key.cert_pem)
+    assert check.ok()
+    assert (check.sealed, check.intact, check.trusted) == (True, True, True)
+    assert check.signer == f"{ORG} (development seal)"
+    assert check.signed_at is not None
+    assert abs(datetime.now(UTC) - check.signed_at) < timedelta(minutes=5)
+
+
+def test_pdfsig_sees_a_valid_pades_signature(sealed: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "sealed.pdf"
+    path.write_bytes(sealed)
+    pdfsig = shutil.which("pdfsig")
+    assert pdfsig, "pdfsig (poppler-utils) is not installed"
+    # No check=True: pdfsig exits non-zero when the signer is not in its NSS store (self-signed
+    # here). Fixed tool and arguments, no shell.
+    out = subprocess.run([pdfsig, str(path)], capture_output=True, check=False)  # noqa: S603
+    text = out.stdout.decode()
+    assert "Signature Field Name: Seal" in text
+    assert "Signature Type: ETSI.CAdES.detached" in text
+    assert "Signature Validation: Signature is Valid." in text
+    assert "Total document signed" in text
+
+
+def test_sealing_keeps_pdfa_metadata_and_attachment(sealed: bytes) -> None:
+    reader = PdfReader(io.BytesIO(sealed))
+    root = reader.trailer["/Root"]
+    xmp = root["/Metadata"].get_object().get_data().decode()
+    assert re.search(r'pdfaid:part(="|>)3', xmp)
+    # PDF/A: the Info dictionary must agree with the XMP it duplicates.
+    producer = reader.trailer["/Info"]["/Producer"]
+    assert re.search(rf'pdf:Producer(="|>){re.escape(producer)}(["<])', xmp), (producer, xmp)
+    assert reader.attachments["agreement.json"] == [AGREEMENT_JSON]
+
+
+def test_unsealed_pdf_is_not_sealed(pdf: bytes, key: SealKey) -> None:
+    check = verify_pdf(pdf, key.cert_pem)
+    assert not check.sealed
+    assert not check.ok()
+
+
+def test_changed_byte_inside_signed_range_breaks_integrity(sealed: bytes, key: SealKey) -> None:
+    # The Info dictionary's /Creator (written as "mediation\055room") lies in the first,
+    # signed revision; change its last letter.
+    at = sealed.index(b"room)", sealed.index(b"/Creator (")) + 3
+    assert at < sealed.index(b"/ByteRange")
+    tampered = sealed[:at] + b"n" + sealed[at + 1 :]
+    assert len(tampered) == len(sealed) and tampered != sealed
+    check = verify_pdf(tampered, key.cert_pem)
+    assert check.sealed
+    assert not check.intact
+    assert not check.ok()
+
+
+def test_content_appended_after_sealing_is_detected(sealed: bytes, key: SealKey) -> None:
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed))
+    forged = generic.StreamObject(stream_data=b"q 0 0 1 rg 100 100 200 50 re f Q")
+    writer.add_stream_to_page(0, writer.add_object(forged))
+    out = io.BytesIO()
+    writer.write(out)
+    modified = out.getvalue()
+    assert modified.startswith(sealed)
+
+    check = verify_pdf(modified, key.cert_pem)
+    assert check.sealed
+    assert check.trusted  # the seal itself is still genuine ...
+    assert not check.intact  # ... but it no longer covers what the file shows
+    assert not check.ok()
+
+
+def test_other_trust_root_is_not_trusted(sealed: bytes, tmp_path: Path) -> None:
+    stranger = ensure_dev_key(tmp_path, "另一个调解委员会")
+    check = verify_pdf(sealed, stranger.cert_pem)
+    assert check.sealed and check.intact
+    assert not check.trusted
+    assert not check.ok()
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [b"", b"garbage", b"%PDF-1.7\n%%EOF", b"%PDF-1.7\n" + bytes(range(256)) * 8],
+)
+def test_garbage_is_not_sealed(blob: bytes, key: SealKey) -> None:
+    check = verify_pdf(blob, key.cert_pem)
+    assert not check.sealed
+    assert not check.ok()
+
+
+def test_truncated_sealed_pdf_does_not_raise(sealed: bytes, key: SealKey) -> None:
+    for cut in (len(sealed) // 2, len(sealed) - 100):
+        assert not verify_pdf(sealed[:cut], key.cert_pem).ok()
+
+
+def test_garbage_trust_root_does_not_raise(sealed: bytes) -> None:
+    check = verify_pdf(sealed, b"not a certificate")
+    assert check.sealed
+    assert not check.ok()
+
+
+async def test_refuses_to_block_the_event_loop(sealed: bytes, key: SealKey) -> None:
+    # Inside a coroutine pyHanko's asyncio.run() would fail; a verifier that swallowed that
+    # would report a genuine seal as broken.
+    with pytest.raises(RuntimeError, match="run_in_executor"):
+        verify_pdf(sealed, key.cert_pem)
+    with pytest.raises(RuntimeError, match="run_in_executor"):
+        seal_pdf(sealed, key)
+    loop = asyncio.get_running_loop()
+    check = await loop.run_in_executor(None, verify_pdf, sealed, key.cert_pem)
+    assert check.ok()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app.i18n import N_
+
 
 class DomainError(Exception):
     """Carries a message id (English msgid of the catalogues) and the HTTP status it maps to."""
@@ -29,7 +31,7 @@ class ValidationFailed(UserError):
     code = "validation_failed"
 
     def __init__(self, fields: Mapping[str, str]) -> None:
-        super().__init__("Please correct the highlighted fields.")
+        super().__init__(N_("Please correct the highlighted fields."))
         self.fields = dict(fields)
 
 

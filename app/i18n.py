@@ -69,6 +69,12 @@ def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
 
 _ = gettext
 
+
+def N_(message: str) -> str:
+    """Marks a message id for extraction without translating it here."""
+    return message
+
+
 _WEEKDAYS_ZH = "一二三四五六日"
 
 

@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 from app import auth, i18n
 from app.db import sessionmaker_key
 from app.errors import DomainError, NotAuthenticated, ValidationFailed
+from app.i18n import N_
 from app.rendering import render
 from app.security import check_csrf
 from app.settings import settings_key
@@ -77,9 +78,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status in (404, 405) or (exc.status == 413):
             message = {
-                404: "The page you asked for does not exist.",
-                405: "This address does not accept that kind of request.",
-                413: "The upload is too large.",
+                404: N_("The page you asked for does not exist."),
+                405: N_("This address does not accept that kind of request."),
+                413: N_("The upload is too large."),
             }[exc.status]
             err = DomainError(message)
             err.status, err.code = exc.status, exc.reason.lower().replace(" ", "_")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -35,9 +38,12 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(read)
 
 
-def import_models() -> None:
+def import_models() -> tuple[ModuleType, ...]:
     """Registers every feature's tables on Base.metadata (the composition root's job)."""
-    import rooms.models  # noqa: F401
+    return tuple(
+        importlib.import_module(f"{package}.models")
+        for package in ("app", "booking", "rooms", "documents")
+    )
 
 
 async def drift(engine: AsyncEngine) -> list[object]:

@@ -7,9 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import NotFound, PermissionDenied
+from app.i18n import N_
 from app.models import Case, Organization
 
-CASE_NOT_FOUND = "This case does not exist or you may not see it."
+CASE_NOT_FOUND = N_("This case does not exist or you may not see it.")
 
 
 async def org_subtree(db: AsyncSession, org_id: int) -> set[int]:

@@ -12,6 +12,7 @@ from aiohttp import web
 from app import i18n
 from app.auth import current
 from app.identity import mask_phone
+from app.labels import label
 from app.security import CSRF_FIELD, csrf_token
 from app.settings import ROOT
 
@@ -23,7 +24,7 @@ def setup(app: web.Application) -> None:
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    env.globals.update(_=i18n.gettext, gettext=i18n.gettext, ngettext=i18n.ngettext)
+    env.globals.update(_=i18n.gettext, gettext=i18n.gettext, ngettext=i18n.ngettext, label=label)
     env.filters.update(datetime=i18n.format_datetime, date=i18n.format_date, phone=mask_phone)
 
 

@@ -14,29 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.db import utcnow
 from app.errors import Conflict, ValidationFailed
-from app.i18n import SHANGHAI
+from app.i18n import N_, SHANGHAI
 from app.identity import id_digest, mask_id_number, normalize_id_number, normalize_phone
 from app.jobs import enqueue
+from app.labels import LABELS
 from app.models import COMPLEXITIES, RISKS, TIERS, Case, CaseEvent, Organization, Party
 from app.settings import Settings
 
-DISPUTE_TYPES = {
-    "family": "Marriage and family",
-    "neighbour": "Neighbours",
-    "homestead": "Housing and homestead",
-    "land": "Forest and land",
-    "lending": "Private lending",
-    "damages": "Damages",
-    "labour": "Labour",
-    "property_mgmt": "Property management",
-    "medical": "Medical",
-    "traffic": "Traffic accident",
-    "consumer": "Consumer",
-    "demolition": "Requisition and demolition",
-    "environment": "Environmental pollution",
-    "contract": "Contract",
-    "other": "Other",
-}
+DISPUTE_TYPES = LABELS["dispute"]
 
 
 @dataclass(frozen=True)
@@ -59,16 +44,16 @@ class ApplicationInput:
 def check_party(prefix: str, role: str, data: dict[str, str], errors: dict[str, str]) -> PartyInput:
     name = data.get(f"{prefix}name", "").strip()
     if not 1 <= len(name) <= 64:
-        errors[f"{prefix}name"] = "Please enter the name (up to 64 characters)."
+        errors[f"{prefix}name"] = N_("Please enter the name (up to 64 characters).")
     phone = normalize_phone(data.get(f"{prefix}phone", ""))
     if phone is None:
-        errors[f"{prefix}phone"] = "Please enter an 11-digit mainland mobile number."
+        errors[f"{prefix}phone"] = N_("Please enter an 11-digit mainland mobile number.")
     id_number = normalize_id_number(data.get(f"{prefix}id_number", ""))
     if id_number is None:
-        errors[f"{prefix}id_number"] = "This is not a valid 18-character resident ID number."
+        errors[f"{prefix}id_number"] = N_("This is not a valid 18-character resident ID number.")
     address = data.get(f"{prefix}address", "").strip()
     if len(address) > 200:
-        errors[f"{prefix}address"] = "The address is too long (up to 200 characters)."
+        errors[f"{prefix}address"] = N_("The address is too long (up to 200 characters).")
     return PartyInput(role, name, phone or "", id_number or "", address)
 
 
@@ -77,12 +62,12 @@ async def check_application(db: AsyncSession, data: dict[str, str]) -> Applicati
     org_id = int(data["org_id"]) if data.get("org_id", "").isdigit() else 0
     org = await db.get(Organization, org_id) if org_id else None
     if org is None or org.kind != "mediation":
-        errors["org_id"] = "Please choose a mediation organisation."
+        errors["org_id"] = N_("Please choose a mediation organisation.")
     if data.get("dispute_type") not in DISPUTE_TYPES:
-        errors["dispute_type"] = "Please choose the kind of dispute."
+        errors["dispute_type"] = N_("Please choose the kind of dispute.")
     description = data.get("description", "").strip()
     if not 10 <= len(description) <= 4000:
-        errors["description"] = "Please describe the dispute in 10 to 4000 characters."
+        errors["description"] = N_("Please describe the dispute in 10 to 4000 characters.")
     parties = (
         check_party("applicant_", "applicant", data, errors),
         check_party("respondent_", "respondent", data, errors),
@@ -137,11 +122,11 @@ class Registration:
 def check_registration(data: dict[str, str]) -> Registration:
     errors = {}
     if data.get("risk") not in RISKS:
-        errors["risk"] = "Please choose a risk colour."
+        errors["risk"] = N_("Please choose a risk colour.")
     if data.get("complexity") not in COMPLEXITIES:
-        errors["complexity"] = "Please choose the complexity."
+        errors["complexity"] = N_("Please choose the complexity.")
     if data.get("tier") not in TIERS:
-        errors["tier"] = "Please choose the tier."
+        errors["tier"] = N_("Please choose the tier.")
     if errors:
         raise ValidationFailed(errors)
     return Registration(data["risk"], data["complexity"], data["tier"])

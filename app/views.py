@@ -126,7 +126,6 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             "parties": parties,
             "events": events,
             "panels": panels,
-            "dispute_types": services.DISPUTE_TYPES,
         },
     )
 

@@ -5,11 +5,11 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import rooms.models  # noqa: F401  (registers the tables on Base.metadata)
-from app import models  # noqa: F401
 from app.db import Base, make_engine
+from app.migrate import import_models
 from app.settings import from_env
 
+import_models()
 target_metadata = Base.metadata
 
 

@@ -1,0 +1,109 @@
+"""Authentication, CSRF, capability links and case isolation at the HTTP boundary."""
+
+from sqlalchemy import func, select
+
+from app.db import transaction
+from app.models import Case, Party, WebSession
+from app.services import ApplicationInput, PartyInput, do_submit_application
+from app.settings import settings_key
+from tests.people import csrf, login, open_party_session, party_link
+
+
+async def _second_case(app, org_id: int) -> int:
+    async with transaction(app) as db:
+        case = await do_submit_application(
+            db,
+            app[settings_key],
+            ApplicationInput(
+                org_id=org_id,
+                dispute_type="lending",
+                description="借款三万元到期未还，双方对利息有争议。",
+                parties=(
+                    PartyInput("applicant", "赵六", "13600000000", "11010519491231002X", ""),
+                    PartyInput("respondent", "钱七", "13600000001", "110105194912310029", ""),
+                ),
+            ),
+        )
+        return case.id
+
+
+async def test_party_link_opens_own_case_only(app, client, demo) -> None:
+    other = await _second_case(app, demo["org:town"])
+    response = await client.get(await party_link(app, demo["case"]), allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == f"/cases/{demo['case']}"  # token-free
+    own = await client.get(f"/cases/{demo['case']}")
+    assert own.status == 200 and "王秀兰" in await own.text()
+    foreign = await client.get(f"/cases/{other}")
+    assert foreign.status == 404
+    assert "赵六" not in await foreign.text()
+
+
+async def test_unknown_and_expired_links_get_a_clear_page(app, client, demo) -> None:
+    response = await client.get("/p/not-a-real-token")
+    assert response.status == 410
+    assert "该链接无效" in await response.text()
+    path = await party_link(app, demo["case"])
+    async with transaction(app) as db:
+        from app.models import PartyLink
+        from app.db import utcnow
+        from datetime import timedelta
+
+        for link in await db.scalars(select(PartyLink)):
+            link.expires_at = utcnow() - timedelta(seconds=1)
+    response = await client.get(path)
+    assert response.status == 410
+    assert "该链接已过期" in await response.text()
+
+
+async def test_party_session_cannot_see_staff_pages(app, client, demo) -> None:
+    await open_party_session(client, app, demo["case"])
+    response = await client.get("/admin/outbox")
+    assert response.status == 403
+
+
+async def test_login_page_then_logout_revokes_the_server_session(app, client, demo) -> None:
+    await login(client, "coordinator")
+    assert (await client.get(f"/cases/{demo['case']}")).status == 200
+    token = await csrf(client)
+    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))["msid"].value
+    response = await client.post("/logout", data={"_csrf": token}, allow_redirects=False)
+    assert response.status == 303
+    async with app[__import__("app.db", fromlist=["x"]).sessionmaker_key]() as db:
+        revoked = await db.scalar(
+            select(func.count()).select_from(WebSession).where(WebSession.revoked_at.is_not(None))
+        )
+    assert revoked == 1
+    client.session.cookie_jar.update_cookies({"msid": cookie})  # replaying the old cookie
+    response = await client.get(f"/cases/{demo['case']}", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"].startswith("/login")
+
+
+async def test_wrong_password_is_refused(client, demo) -> None:
+    token = await csrf(client, "/login")
+    response = await client.post(
+        "/login", data={"username": "coordinator", "password": "wrong", "_csrf": token}
+    )
+    assert response.status == 401
+    assert "用户名或密码错误" in await response.text()
+
+
+async def test_post_without_csrf_token_or_from_another_site_is_refused(client, demo) -> None:
+    token = await csrf(client, "/login")
+    form = {"username": "coordinator", "password": "demo-2026-pass"}
+    assert (await client.post("/login", data=form)).status == 403
+    cross = await client.post(
+        "/login", data={**form, "_csrf": token}, headers={"Origin": "http://evil.example"}
+    )
+    assert cross.status == 403
+    assert "跨站" in await cross.text()
+    ok = await client.post("/login", data={**form, "_csrf": token}, allow_redirects=False)
+    assert ok.status == 303
+
+
+async def test_staff_of_another_organisation_cannot_see_the_case(app, client, demo) -> None:
+    await login(client, "mediator2")  # village mediator, not assigned
+    assert (await client.get(f"/cases/{demo['case']}")).status == 404
+    async with app[__import__("app.db", fromlist=["x"]).sessionmaker_key]() as db:
+        assert await db.scalar(select(func.count()).select_from(Case)) == 1
+        assert await db.scalar(select(func.count()).select_from(Party)) == 2

@@ -1,0 +1,36 @@
+async def test_api_errors_are_bilingual_json(client, demo) -> None:
+    response = await client.get("/api/v1/no-such-thing")
+    assert response.status == 404
+    body = await response.json()
+    assert body["error"] == "not_found"
+    assert body["messages"]["zh_CN"] == "您访问的页面不存在。"
+    assert body["messages"]["en"] == "The page you asked for does not exist."
+
+
+async def test_api_without_token_is_401(client, demo) -> None:
+    response = await client.get("/api/v1/openapi.json")
+    assert response.status == 200  # the document itself is public
+    bad = await client.get("/api/v1/openapi.json", headers={"Authorization": "Bearer nope"})
+    assert bad.status == 401
+    assert (await bad.json())["messages"]["zh_CN"].startswith("API 令牌")
+
+
+async def test_html_error_page_follows_the_language_switch(client, demo) -> None:
+    page = await client.get("/nowhere")
+    assert page.status == 404 and "您访问的页面不存在" in await page.text()
+    switched = await client.get("/lang/en?next=/nowhere", allow_redirects=False)
+    assert switched.headers["Location"] == "/nowhere"
+    page = await client.get("/nowhere")
+    assert "The page you asked for does not exist." in await page.text()
+
+
+async def test_language_switch_refuses_open_redirects(client, demo) -> None:
+    response = await client.get("/lang/en?next=//evil.example/x", allow_redirects=False)
+    assert response.headers["Location"] == "/"
+
+
+async def test_security_headers(client, demo) -> None:
+    response = await client.get("/")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

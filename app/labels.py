@@ -26,6 +26,11 @@ LABELS: dict[str, dict[str, str]] = {
         "expert": N_("Expert"),
         "court_clerk": N_("Court clerk"),
     },
+    "agreement": {
+        "signing": N_("Waiting for signatures"),
+        "effective": N_("In effect"),
+        "void": N_("Replaced by a newer version"),
+    },
     "risk": {"red": N_("Red"), "yellow": N_("Yellow"), "blue": N_("Blue")},
     "complexity": {
         "simple": N_("Simple"),

@@ -32,9 +32,12 @@ T = TypeVar("T")
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
-# Users often number their own terms ("1.", "2、", "（三）"); the template numbers them again.
+# Users often number their own terms ("1.", "2、", "（三）"); the template numbers them, so a
+# leading enumerator is dropped. Only short ones not followed by a digit: "2026.12.31前" or
+# "1.5万元" are content, not numbering.
 _TERM_NUMBER_RE = re.compile(
-    r"^\s*(?:[（(]\s*[0-9一二三四五六七八九十]+\s*[)）]|[0-9一二三四五六七八九十]+\s*[.．、)）])\s*"
+    r"^\s*(?:[（(]\s*(?:[0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*[)）]"
+    r"|(?:[0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*[.．、)）](?![0-9]))\s*"
 )
 
 

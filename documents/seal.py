@@ -43,20 +43,24 @@ DEFAULT_REASON = "人民调解委员会电子印章"
 @dataclass(frozen=True)
 class SealKey:
     key_pem: bytes
-    cert_pem: bytes
+    cert_pem: bytes  # the seal certificate first, then any intermediates up to (excluding) root
 
     @property
     def cert(self) -> asn1_x509.Certificate:
-        return _asn1_cert(self.cert_pem)
+        return _asn1_certs(self.cert_pem)[0]
+
+    @property
+    def chain(self) -> list[asn1_x509.Certificate]:
+        return _asn1_certs(self.cert_pem)
 
     @property
     def subject_cn(self) -> str | None:
         return _common_name(self.cert)
 
 
-def _asn1_cert(pem: bytes) -> asn1_x509.Certificate:
-    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-    return asn1_x509.Certificate.load(der)
+def _asn1_certs(pem: bytes) -> list[asn1_x509.Certificate]:
+    certs = x509.load_pem_x509_certificates(pem)  # raises unless there is at least one
+    return [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs]
 
 
 def _common_name(cert: asn1_x509.Certificate) -> str | None:
@@ -65,9 +69,13 @@ def _common_name(cert: asn1_x509.Certificate) -> str | None:
 
 
 def load_key(key_pem: bytes, cert_pem: bytes) -> SealKey:
-    """Check that the key and certificate belong together and return them as a seal key."""
+    """Check that the key and the (first) certificate belong together; return the seal key.
+
+    ``cert_pem`` may continue with intermediate CA certificates; they are embedded in each seal
+    so that a verifier holding only the root can build the chain.
+    """
     key = serialization.load_pem_private_key(key_pem, password=None)
-    cert = x509.load_pem_x509_certificate(cert_pem)
+    cert = x509.load_pem_x509_certificates(cert_pem)[0]
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise ValueError("seal key must be an EC or RSA private key")
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -121,12 +129,11 @@ def _locked(path: Path) -> Iterator[None]:
 def _write_atomic(path: Path, data: bytes, *, mode: int) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask and ignored for old files
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask and ignored for old files
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -169,11 +176,11 @@ def _self_signed_cert(key: ec.EllipticCurvePrivateKey, common_name: str, org_nam
 
 
 def _signer(key: SealKey) -> signers.SimpleSigner:
-    cert = key.cert
+    chain = key.chain
     return signers.SimpleSigner(
-        signing_cert=cert,
+        signing_cert=chain[0],
         signing_key=load_private_key_from_pemder_data(key.key_pem, passphrase=None),
-        cert_registry=SimpleCertificateStore.from_certs([cert]),
+        cert_registry=SimpleCertificateStore.from_certs(chain),
     )
 
 
@@ -223,7 +230,8 @@ _HARMLESS_UPDATES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 
 
 def verify_pdf(pdf: bytes, trust_root_pem: bytes) -> SealCheck:
-    """Check the last signature in ``pdf`` against ``trust_root_pem``. Never raises on bad input.
+    """Check the last signature in ``pdf`` against ``trust_root_pem`` (one or more PEM
+    certificates). Never raises on bad input: an unusable trust root only means untrusted.
 
     Runs pyHanko's own event loop (``asyncio.run``): call it from a worker thread or process,
     not from a coroutine (that raises ``RuntimeError``).
@@ -243,8 +251,12 @@ def verify_pdf(pdf: bytes, trust_root_pem: bytes) -> SealCheck:
     except Exception:
         signer = None
     try:
-        root = _asn1_cert(trust_root_pem)
-        context = ValidationContext(trust_roots=[root], allow_fetching=False)
+        roots = _asn1_certs(trust_root_pem)
+    except ValueError:
+        log.warning("verify_pdf: the trust root is not a PEM certificate")
+        roots = []  # an explicit empty list: never pyHanko's fallback to the OS trust store
+    try:
+        context = ValidationContext(trust_roots=roots, allow_fetching=False)
         status = validate_pdf_signature(sig, context)
     except Exception:
         log.info("verify_pdf: signature could not be validated", exc_info=True)

@@ -13,7 +13,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -126,6 +126,24 @@ async def client(
     app: web.Application, aiohttp_client: object
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     yield await aiohttp_client(app)  # type: ignore[operator]
+
+
+@pytest.fixture
+async def new_client(
+    client: TestClient[web.Request, web.Application],
+) -> AsyncIterator[Callable[[], Awaitable[TestClient[web.Request, web.Application]]]]:
+    """Another browser (own cookie jar) against the same running app as `client`."""
+    opened: list[TestClient[web.Request, web.Application]] = []
+
+    async def make() -> TestClient[web.Request, web.Application]:
+        other: TestClient[web.Request, web.Application] = TestClient(client.server)
+        await other.start_server()
+        opened.append(other)
+        return other
+
+    yield make
+    for other in opened:
+        await other.session.close()
 
 
 def _free_port() -> int:

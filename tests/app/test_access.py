@@ -45,9 +45,10 @@ async def test_unknown_and_expired_links_get_a_clear_page(app, client, demo) -> 
     assert "该链接无效" in await response.text()
     path = await party_link(app, demo["case"])
     async with transaction(app) as db:
-        from app.models import PartyLink
-        from app.db import utcnow
         from datetime import timedelta
+
+        from app.db import utcnow
+        from app.models import PartyLink
 
         for link in await db.scalars(select(PartyLink)):
             link.expires_at = utcnow() - timedelta(seconds=1)

@@ -1,10 +1,8 @@
 from aiohttp import web
-
-from app.db import engine_key
-from app.migrate import current_revision, drift, upgrade
-from app.db import make_engine
-from app.migrate import alembic_config
 from alembic.script import ScriptDirectory
+
+from app.db import engine_key, make_engine
+from app.migrate import alembic_config, current_revision, drift, upgrade
 
 
 async def test_schema_is_at_head_with_no_drift(app: web.Application, client: object) -> None:

@@ -7,10 +7,6 @@ import io
 import json
 import os
 import re
-import shutil
-import struct
-import subprocess
-import zlib
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,35 +21,13 @@ from documents.pdf import (
     agreement_html,
     html_to_pdfa,
 )
+from tests.pdf_reading import pdf_text, poppler, signature_png
 
 AGREEMENT_JSON = json.dumps(
     {"case_number": "（2026）吴矛调字第0001号", "version": 3, "terms": ["修复防水层"]},
     ensure_ascii=False,
 ).encode()
 ATTACHMENTS = (("agreement.json", AGREEMENT_JSON, "调解协议数据"),)
-
-
-def signature_png(width: int = 120, height: int = 40) -> bytes:
-    """A drawn-looking signature: a dark stroke on a transparent RGBA background."""
-    rows = []
-    for y in range(height):
-        row = bytearray([0])  # filter type: none
-        for x in range(width):
-            on_stroke = abs(y - (height // 2 + (x % 20) - 10)) <= 1
-            row += bytes((20, 20, 60, 255)) if on_stroke else bytes((255, 255, 255, 0))
-        rows.append(bytes(row))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
-        + chunk(b"IEND", b"")
-    )
 
 
 def make_doc(terms: str | None = None, effective: bool = True) -> AgreementDoc:
@@ -103,19 +77,6 @@ def make_doc(terms: str | None = None, effective: bool = True) -> AgreementDoc:
         verify_url="https://mediation.example.cn/verify/0123456789abcdef",
         effective_at=signed if effective else None,
     )
-
-
-def poppler(tool: str, *args: str, stdin: bytes | None = None) -> str:
-    """Run a poppler-utils tool (an independent PDF reader) and return its stdout."""
-    path = shutil.which(tool)
-    assert path, f"{tool} (poppler-utils) is not installed"
-    # Fixed tool and arguments from this file, no shell.
-    done = subprocess.run([path, *args], input=stdin, capture_output=True, check=False)  # noqa: S603
-    return done.stdout.decode()
-
-
-def pdf_text(pdf: bytes) -> str:
-    return poppler("pdftotext", "-enc", "UTF-8", "-", "-", stdin=pdf)
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +144,12 @@ def test_user_input_is_escaped() -> None:
     assert "&lt;b&gt;加粗&lt;/b&gt;" in html
     text = pdf_text(html_to_pdfa(html, ()))
     assert "<script>alert(1)</script>" in text  # shown as text, not swallowed as markup
+
+
+def test_own_term_numbering_is_dropped_but_content_is_not() -> None:
+    terms = "1. 修复防水层\n（二）赔偿三千元\n十一、互不追究\n2026.12.31前付清\n1.5万元分期支付"
+    items = re.findall(r"<li>(.*?)</li>", agreement_html(make_doc(terms=terms)))
+    assert items == ["修复防水层", "赔偿三千元", "互不追究", "2026.12.31前付清", "1.5万元分期支付"]
 
 
 def test_unsigned_draft_says_not_effective() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -120,7 +121,7 @@ def test_pdfsig_sees_a_valid_pades_signature(sealed: bytes, tmp_path: Path) -> N
     assert pdfsig, "pdfsig (poppler-utils) is not installed"
     # No check=True: pdfsig exits non-zero when the signer is not in its NSS store (self-signed
     # here). Fixed tool and arguments, no shell.
-    out = subprocess.run([pdfsig, str(path)], capture_output=True, check=False)  # noqa: S603
+    out = subprocess.run([pdfsig, str(path)], capture_output=True, check=False)
     text = out.stdout.decode()
     assert "Signature Field Name: Seal" in text
     assert "Signature Type: ETSI.CAdES.detached" in text
@@ -199,8 +200,62 @@ def test_truncated_sealed_pdf_does_not_raise(sealed: bytes, key: SealKey) -> Non
 
 def test_garbage_trust_root_does_not_raise(sealed: bytes) -> None:
     check = verify_pdf(sealed, b"not a certificate")
-    assert check.sealed
+    assert check.sealed and check.intact
+    assert not check.trusted
     assert not check.ok()
+
+
+def _issue(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[str, ec.EllipticCurvePrivateKey],
+    *,
+    is_ca: bool,
+) -> x509.Certificate:
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, issuer[0])]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not is_ca,
+                content_commitment=not is_ca,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=is_ca,
+                crl_sign=is_ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(issuer[1], hashes.SHA256())
+    )
+
+
+def test_production_key_with_intermediate_chains_to_root(pdf: bytes) -> None:
+    root_key, mid_key, seal_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _issue("司法行政 Root CA", root_key, ("司法行政 Root CA", root_key), is_ca=True)
+    mid = _issue("苏州 Sub CA", mid_key, ("司法行政 Root CA", root_key), is_ca=True)
+    leaf = _issue(ORG, seal_key, ("苏州 Sub CA", mid_key), is_ca=False)
+    pem = serialization.Encoding.PEM
+    key = load_key(
+        seal_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        leaf.public_bytes(pem) + mid.public_bytes(pem),
+    )
+    # Only the root is given to the verifier: the intermediate must travel inside the seal.
+    check = verify_pdf(seal_pdf(pdf, key), root.public_bytes(pem))
+    assert check.ok(), check
+    assert check.signer == ORG
 
 
 async def test_refuses_to_block_the_event_loop(sealed: bytes, key: SealKey) -> None:

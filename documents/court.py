@@ -1,0 +1,163 @@
+"""The judicial-confirmation fast lane: filing a packet, the court's inbox, the ruling.
+
+民事诉讼法 art. 205–206; 人民调解法 art. 33: apply within 30 days of the agreement taking effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.db import utcnow
+from app.errors import Conflict, NotFound, PermissionDenied, UserError
+from app.i18n import N_, translate
+from app.models import Case, Organization, Party, StaffUser
+from app.notify import send_sms
+from app.services import parties_of, record_event
+from documents.models import Agreement, CourtFiling
+from documents.services import require_mediator
+
+FILING_WINDOW = timedelta(days=30)
+DECISIONS = ("confirmed", "dismissed")
+# Personal-status matters are not accepted for judicial confirmation (SPC interpretation).
+NOT_ACCEPTED_WARNING_TYPES = ("family",)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    filing: CourtFiling
+    case: Case
+    parties: list[Party]
+
+
+def filing_warning(case: Case) -> str | None:
+    if case.dispute_type in NOT_ACCEPTED_WARNING_TYPES:
+        return N_(
+            "Courts do not accept agreements on marriage validity or dissolution, parentage or "
+            "adoption for confirmation. Check the terms before filing."
+        )
+    return None
+
+
+async def courts(db: AsyncSession) -> list[Organization]:
+    return list(await db.scalars(select(Organization).where(Organization.kind == "court")))
+
+
+async def do_file(
+    db: AsyncSession,
+    principal: Principal,
+    case: Case,
+    agreement: Agreement | None,
+    court_org_id: int,
+) -> CourtFiling:
+    require_mediator(principal, case)
+    if agreement is None or agreement.status != "effective" or agreement.effective_at is None:
+        raise Conflict(N_("Only an agreement that every signatory has signed can be filed."))
+    if utcnow() - agreement.effective_at > FILING_WINDOW:
+        raise Conflict(
+            N_(
+                "More than 30 days have passed since the agreement took effect; "
+                "the court can no longer confirm it."
+            )
+        )
+    court = await db.get(Organization, court_org_id)
+    if court is None or court.kind != "court":
+        raise UserError(N_("Please choose a court."))
+    filing = CourtFiling(
+        case_id=case.id, agreement_id=agreement.id, court_org_id=court.id, filed_by=principal.key
+    )
+    try:
+        async with db.begin_nested():
+            db.add(filing)
+            await db.flush()
+    except IntegrityError:
+        raise Conflict(N_("This agreement has already been filed.")) from None
+    case.status = "filed"
+    await record_event(db, case.id, "filed", principal.key, {"court": court.name})
+    clerks = await db.scalars(
+        select(StaffUser).where(
+            StaffUser.org_id == court.id,
+            StaffUser.role == "court_clerk",
+            StaffUser.active.is_(True),
+        )
+    )
+    for clerk in clerks:
+        if clerk.phone:
+            body = translate(
+                "New judicial confirmation application: case {number}.", "zh_CN", number=case.number
+            )
+            await send_sms(db, clerk.phone, body, case.id)
+    return filing
+
+
+def require_clerk(principal: Principal) -> None:
+    principal.require_staff("court_clerk")
+
+
+async def inbox(db: AsyncSession, principal: Principal) -> list[InboxItem]:
+    require_clerk(principal)
+    filings = await db.scalars(
+        select(CourtFiling)
+        .where(CourtFiling.court_org_id == principal.org_id)
+        .order_by(CourtFiling.status != "filed", CourtFiling.filed_at.desc())
+        .limit(200)
+    )
+    items = []
+    for filing in filings:
+        case = await db.get(Case, filing.case_id)
+        assert case is not None
+        items.append(InboxItem(filing, case, await parties_of(db, case.id)))
+    return items
+
+
+async def load_filing(db: AsyncSession, principal: Principal, filing_id: int) -> CourtFiling:
+    require_clerk(principal)
+    filing = await db.get(CourtFiling, filing_id)
+    if filing is None or filing.court_org_id != principal.org_id:
+        raise NotFound(N_("This filing does not exist or you may not see it."))
+    return filing
+
+
+async def do_decide(
+    db: AsyncSession, principal: Principal, filing: CourtFiling, decision: str, note: str
+) -> CourtFiling:
+    require_clerk(principal)
+    if decision not in DECISIONS:
+        raise UserError(N_("Please choose confirm or dismiss."))
+    note = note.strip()
+    if decision == "dismissed" and not note:
+        raise UserError(N_("Please give the reason for dismissing."))
+    if len(note) > 2000:
+        raise UserError(N_("The note is too long (up to 2000 characters)."))
+    if filing.status != "filed":
+        raise Conflict(N_("This application has already been decided."))
+    if principal.org_id != filing.court_org_id:
+        raise PermissionDenied(N_("You are not allowed to do this."))
+    filing.status, filing.decided_by, filing.decided_at = decision, principal.key, utcnow()
+    filing.decision_note = note or None
+    case = await db.get(Case, filing.case_id)
+    assert case is not None
+    case.status = decision
+    await record_event(db, case.id, decision, principal.key)
+    message = (
+        N_("The court confirmed the mediation agreement of case {number}.")
+        if decision == "confirmed"
+        else N_("The court dismissed the confirmation application of case {number}.")
+    )
+    for party in await parties_of(db, case.id):
+        await send_sms(db, party.phone, translate(message, "zh_CN", number=case.number), case.id)
+    return filing
+
+
+async def filing_of_case(db: AsyncSession, case_id: int) -> CourtFiling | None:
+    return await db.scalar(
+        select(CourtFiling)
+        .where(CourtFiling.case_id == case_id)
+        .order_by(CourtFiling.id.desc())
+        .limit(1)
+    )

@@ -1,0 +1,192 @@
+"""Draft → every signatory signs the exact version → sealed PDF → court lane, over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import date, timedelta
+
+from aiohttp import web
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from app.auth import create_api_token
+from app.db import sessionmaker_key, transaction
+from app.jobs import run_pending
+from app.models import Message
+from documents.models import Agreement, Signature
+from documents.sealed import check_seal
+from tests.pdf_reading import pdf_text, signature_png
+from tests.people import csrf, login, open_party_session, post_form
+
+TERMS = "李建国于2026年12月31日前支付王秀兰院墙重建费用人民币8000元\n双方共用通道保持畅通"
+
+
+def signature_body(version_hash: str) -> dict[str, str]:
+    image = "data:image/png;base64," + base64.b64encode(signature_png()).decode()
+    return {"version_hash": version_hash, "image": image}
+
+
+def draft_form(**overrides: str) -> dict[str, str]:
+    deadline = (date.today() + timedelta(days=30)).isoformat()
+    return {
+        "facts": "被申请人装修时拆除双方共用院墙，申请人要求赔偿重建费用。",
+        "terms": TERMS,
+        "performance": "银行转账",
+        "performance_deadline": deadline,
+        **overrides,
+    }
+
+
+async def draft(client, case_id: int, **overrides: str):
+    return await post_form(
+        client, f"/cases/{case_id}/agreement", draft_form(**overrides), allow_redirects=False
+    )
+
+
+async def current(app: web.Application, case_id: int) -> Agreement:
+    async with app[sessionmaker_key]() as db:
+        row = await db.scalar(
+            select(Agreement).where(Agreement.case_id == case_id, Agreement.status != "void")
+        )
+        assert row is not None
+        return row
+
+
+async def sign(client, agreement: Agreement, version_hash: str | None = None):
+    token = await csrf(client)
+    return await client.post(
+        f"/agreements/{agreement.id}/signatures",
+        json=signature_body(version_hash or agreement.version_hash),
+        headers={"X-CSRF-Token": token, "Accept": "application/json"},
+    )
+
+
+async def test_full_agreement_and_court_lane(app, client, new_client, scheduled_case) -> None:
+    case_id = scheduled_case
+    mediator = client
+    applicant, respondent, clerk = [await new_client() for _ in range(3)]
+    await login(mediator, "mediator")
+    assert (await draft(mediator, case_id)).status == 303
+    agreement = await current(app, case_id)
+
+    await open_party_session(applicant, app, case_id, "applicant")
+    await open_party_session(respondent, app, case_id, "respondent")
+    page = await applicant.get(f"/agreements/{agreement.id}")
+    assert "院墙重建费用" in await page.text()
+    assert (await sign(applicant, agreement)).status == 201
+    assert (await sign(applicant, agreement)).status == 409  # only once
+    assert (await sign(respondent, agreement)).status == 201
+    assert (await applicant.get(f"/agreements/{agreement.id}/pdf")).status == 409  # not yet
+    response = await sign(mediator, agreement)
+    assert response.status == 201 and (await response.json())["status"] == "effective"
+
+    response = await respondent.get(f"/agreements/{agreement.id}/pdf")
+    assert response.status == 200
+    pdf = await response.read()
+    text = pdf_text(pdf)
+    for needle in ("王秀兰", "李建国", "院墙重建费用", "人民调解协议书"):
+        assert needle in text
+    assert (await check_seal(app, pdf)).ok()
+    attached = PdfReader(io.BytesIO(pdf)).attachments["agreement.json"][0]
+    assert agreement.version_hash.encode() in attached
+
+    async with transaction(app) as db:
+        from app.models import Organization
+
+        court_id = await db.scalar(select(Organization.id).where(Organization.kind == "court"))
+    response = await post_form(
+        mediator, f"/cases/{case_id}/filing", {"court_org_id": str(court_id)}, allow_redirects=False
+    )
+    assert response.status == 303
+
+    await login(clerk, "clerk")
+    inbox = await clerk.get("/court/inbox")
+    assert "王秀兰" in await inbox.text()
+    assert (await clerk.get(f"/agreements/{agreement.id}/pdf")).status == 200
+    filing_id = int((await inbox.text()).split('data-filing="')[1].split('"')[0])
+    response = await post_form(
+        clerk,
+        f"/court/filings/{filing_id}/decision",
+        {"decision": "confirmed", "note": ""},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    page = await applicant.get(f"/cases/{case_id}")
+    assert 'data-filing-status="confirmed"' in await page.text()
+    await run_pending(app)
+    async with app[sessionmaker_key]() as db:
+        bodies = list(await db.scalars(select(Message.body)))
+    assert any("确认" in body for body in bodies)
+
+
+async def test_revision_voids_signatures_and_old_hash_is_refused(
+    app, client, new_client, scheduled_case
+) -> None:
+    mediator, applicant = client, await new_client()
+    await login(mediator, "mediator")
+    await draft(mediator, scheduled_case)
+    first = await current(app, scheduled_case)
+    await open_party_session(applicant, app, scheduled_case)
+    assert (await sign(applicant, first)).status == 201
+    await draft(mediator, scheduled_case, performance="现金支付")
+    second = await current(app, scheduled_case)
+    assert second.version == 2 and second.version_hash != first.version_hash
+    stale = await sign(applicant, second, version_hash=first.version_hash)
+    assert stale.status == 409
+    assert "协议内容已变更" in (await stale.json())["messages"]["zh_CN"]
+    async with app[sessionmaker_key]() as db:
+        assert (await db.get(Agreement, first.id)).status == "void"  # type: ignore[union-attr]
+    page = await applicant.get(f"/cases/{scheduled_case}")
+    assert "not signed yet" in await page.text() or "尚未签署" in await page.text()
+
+
+async def test_bad_input_is_refused_and_nothing_is_stored(app, client, scheduled_case) -> None:
+    await login(client, "mediator")
+    response = await draft(client, scheduled_case, performance_deadline="2026-02-30")
+    assert response.status == 422
+    assert "履行期限" in await response.text()
+    response = await draft(client, scheduled_case, terms="   ")
+    assert response.status == 422
+    async with app[sessionmaker_key]() as db:
+        assert await db.scalar(select(func.count()).select_from(Agreement)) == 0
+    await draft(client, scheduled_case)
+    agreement = await current(app, scheduled_case)
+    token = await csrf(client)
+    for body in (
+        {"version_hash": agreement.version_hash, "image": "data:image/png;base64,@@"},
+        {"version_hash": agreement.version_hash, "image": "not an image"},
+        {"image": "x"},
+    ):
+        response = await client.post(
+            f"/agreements/{agreement.id}/signatures", json=body, headers={"X-CSRF-Token": token}
+        )
+        assert response.status == 400, body
+    response = await client.post(
+        f"/agreements/{agreement.id}/signatures", data=b"{not json", headers={"X-CSRF-Token": token}
+    )
+    assert response.status == 400
+    async with app[sessionmaker_key]() as db:
+        assert await db.scalar(select(func.count()).select_from(Signature)) == 0
+
+
+async def test_parties_cannot_act_as_the_mediator(app, client, scheduled_case) -> None:
+    await open_party_session(client, app, scheduled_case)
+    assert (await draft(client, scheduled_case)).status == 403
+    response = await post_form(client, f"/cases/{scheduled_case}/filing", {"court_org_id": "1"})
+    assert response.status == 403
+
+
+async def test_court_api_inbox_needs_a_clerk_token(app, client, scheduled_case, demo) -> None:
+    async with transaction(app) as db:
+        clerk_token = await create_api_token(db, demo["user:clerk"], "court system")
+        mediator_token = await create_api_token(db, demo["user:mediator"], "x")
+    response = await client.get(
+        "/api/v1/court/inbox", headers={"Authorization": f"Bearer {clerk_token}"}
+    )
+    assert response.status == 200 and (await response.json()) == {"filings": []}
+    response = await client.get(
+        "/api/v1/court/inbox", headers={"Authorization": f"Bearer {mediator_token}"}
+    )
+    assert response.status == 403
+    assert (await client.get("/api/v1/court/inbox")).status in (401, 403)

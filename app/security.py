@@ -68,7 +68,9 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # "same-origin", not "no-referrer": with no-referrer Chromium sends `Origin: null` on form
+    # posts, which the CSRF origin check must refuse. Token URLs set no-referrer themselves.
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
     new_cookie = request.get(new_csrf_cookie_rkey)

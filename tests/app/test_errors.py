@@ -34,3 +34,9 @@ async def test_security_headers(client, demo) -> None:
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_referrer_policy_lets_browsers_send_their_origin(client, demo) -> None:
+    # With no-referrer, Chromium posts forms with `Origin: null`, which the CSRF check refuses.
+    response = await client.get("/login")
+    assert response.headers["Referrer-Policy"] == "same-origin"

@@ -61,6 +61,7 @@ LABELS: dict[str, dict[str, str]] = {
         "registered": N_("Case registered"),
         "red_alert": N_("Red alert sent to the tier above"),
         "booked": N_("Mediation session booked"),
+        "appointment_cancelled": N_("Mediation session cancelled"),
         "links_reissued": N_("Invitation links reissued"),
         "room_opened": N_("Mediation room opened"),
         "agreement_drafted": N_("Agreement drafted"),

@@ -11,7 +11,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/logout", views.logout, name="logout")
     app.router.add_get("/lang/{locale}", views.set_language)
     app.router.add_get("/p/{token}", views.redeem_link, name="party_link")
-    app.router.add_get(r"/cases/{case_id:\d+}", views.case_page, name="case")
+    app.router.add_get(r"/cases/{case_id:\d{1,9}}", views.case_page, name="case")
     app.router.add_get("/admin/outbox", views.outbox, name="outbox")
     app.router.add_get("/healthz", views.healthz)
     app.router.add_static("/static/", ROOT / "static", name="static")

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from app.auth import current
-from app.errors import PermissionDenied
+from app.errors import NotAuthenticated, PermissionDenied
 from app.tokens import new_token, same
 
 CSRF_COOKIE = "csrf"
@@ -51,6 +51,8 @@ def same_origin(request: web.Request) -> bool:
 async def check_csrf(request: web.Request) -> None:
     if request.method in SAFE_METHODS or current(request).via_api:
         return
+    if request.path.startswith("/api/") and current(request).kind == "anonymous":
+        raise NotAuthenticated("The API token is missing, wrong or revoked.")
     if not same_origin(request):
         raise PermissionDenied("Cross-site request refused.")
     expected = current(request).csrf_token or request.cookies.get(CSRF_COOKIE)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.db import utcnow
 from app.errors import Conflict, ValidationFailed
+from app.forms import parse_id
 from app.i18n import N_, SHANGHAI
 from app.identity import id_digest, mask_id_number, normalize_id_number, normalize_phone
 from app.jobs import enqueue
@@ -59,7 +60,7 @@ def check_party(prefix: str, role: str, data: dict[str, str], errors: dict[str, 
 
 async def check_application(db: AsyncSession, data: dict[str, str]) -> ApplicationInput:
     errors: dict[str, str] = {}
-    org_id = int(data["org_id"]) if data.get("org_id", "").isdigit() else 0
+    org_id = parse_id(data.get("org_id"))
     org = await db.get(Organization, org_id) if org_id else None
     if org is None or org.kind != "mediation":
         errors["org_id"] = N_("Please choose a mediation organisation.")
@@ -74,6 +75,7 @@ async def check_application(db: AsyncSession, data: dict[str, str]) -> Applicati
     )
     if errors:
         raise ValidationFailed(errors)
+    assert org_id is not None
     return ApplicationInput(org_id, data["dispute_type"], description, parties)
 
 

@@ -38,25 +38,50 @@ TERMS = "\n".join(
 def sample_doc() -> AgreementDoc:
     signed = datetime(2026, 11, 20, 6, 30, tzinfo=UTC)
     parties = tuple(
-        PartyLine(name=name, role=role, id_masked="3205**********0023", phone_masked="139****5678",
-                  address="江苏省苏州市吴江区松陵街道联杨村12号", signature_png=signature_png(),
-                  signed_at=signed)
+        PartyLine(
+            name=name,
+            role=role,
+            id_masked="3205**********0023",
+            phone_masked="139****5678",
+            address="江苏省苏州市吴江区松陵街道联杨村12号",
+            signature_png=signature_png(),
+            signed_at=signed,
+        )
         for name, role in (("王秀兰", "申请人"), ("李建国", "被申请人"))
     )
     return AgreementDoc(
-        org_name="松陵街道人民调解委员会", case_number="（2026）吴松矛调字第0001号",
-        dispute_type="邻里纠纷", parties=parties,
-        facts="被申请人装修时拆除双方共用院墙，申请人要求赔偿重建费用。" * 12, terms=TERMS,
-        performance="银行转账", performance_deadline=date(2026, 12, 31), mediator_name="陈调解",
-        version=1, version_hash="ab" * 32, verify_url="https://example.cn/verify/" + "ab" * 32,
+        org_name="松陵街道人民调解委员会",
+        case_number="（2026）吴松矛调字第0001号",
+        dispute_type="邻里纠纷",
+        parties=parties,
+        facts="被申请人装修时拆除双方共用院墙，申请人要求赔偿重建费用。" * 12,
+        terms=TERMS,
+        performance="银行转账",
+        performance_deadline=date(2026, 12, 31),
+        mediator_name="陈调解",
+        version=1,
+        version_hash="ab" * 32,
+        verify_url="https://example.cn/verify/" + "ab" * 32,
         effective_at=signed,
     )
 
 
 def floor(html_path: Path, runs: int) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, str(FLOOR), "--html", str(html_path), "--runs", str(runs),
-         "--variant", "pdf/a-3b"], capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            str(FLOOR),
+            "--html",
+            str(html_path),
+            "--runs",
+            str(runs),
+            "--variant",
+            "pdf/a-3b",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -105,10 +130,15 @@ def main() -> None:
         floor_result = floor(html_path, args.runs)
         product_result = asyncio.run(product(args.runs, Path(tmp) / "keys"))
     ratio = product_result["render_and_seal_ms_p50"] / float(str(floor_result["render_ms_p50"]))
-    result = {"bench": "agreement PDF render + seal", "runs": args.runs,
-              "floor": floor_result, "product": product_result, "ratio": round(ratio, 2),
-              "machine": f"{platform.machine()} {__import__('os').cpu_count()} cores",
-              "date": date.today().isoformat()}
+    result = {
+        "bench": "agreement PDF render + seal",
+        "runs": args.runs,
+        "floor": floor_result,
+        "product": product_result,
+        "ratio": round(ratio, 2),
+        "machine": f"{platform.machine()} {__import__('os').cpu_count()} cores",
+        "date": date.today().isoformat(),
+    }
     print(json.dumps(result, ensure_ascii=False))
     if args.write:
         with (ROOT / "bench" / "results.md").open("a", encoding="utf-8") as out:
@@ -116,7 +146,8 @@ def main() -> None:
                 f"| {result['date']} | PDF render+seal | {product_result['render_and_seal_ms_p50']}"
                 f" ms | floor {floor_result['render_ms_p50']} ms | ×{result['ratio']} | "
                 f"seal {product_result['seal_ms_p50']} ms, verify "
-                f"{product_result['verify_ms_p50']} ms, {product_result['pdf_bytes']} B |\n")
+                f"{product_result['verify_ms_p50']} ms, {product_result['pdf_bytes']} B |\n"
+            )
 
 
 if __name__ == "__main__":

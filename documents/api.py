@@ -10,6 +10,7 @@ from aiohttp import web
 from app.auth import current
 from app.db import sessionmaker_key, transaction
 from app.errors import UserError
+from app.forms import clean
 from app.i18n import N_
 from app.openapi import document, error_responses
 from documents import court
@@ -52,7 +53,7 @@ async def decide(request: web.Request) -> web.Response:
     async with transaction(request.app) as db:
         filing = await court.load_filing(db, principal, int(request.match_info["filing_id"]))
         await court.do_decide(
-            db, principal, filing, str(body.get("decision", "")), str(body.get("note", ""))
+            db, principal, filing, clean(body.get("decision", "")), clean(body.get("note", ""))
         )
         status = filing.status
     return web.json_response({"id": filing.id, "status": status})
@@ -73,7 +74,7 @@ FILING_SCHEMA = {
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/court/inbox", inbox)
-    app.router.add_post(r"/api/v1/court/filings/{filing_id:\d+}/decision", decide)
+    app.router.add_post(r"/api/v1/court/filings/{filing_id:\d{1,9}}/decision", decide)
     document(
         app,
         "/api/v1/court/inbox",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal, current
 from app.db import sessionmaker_key, transaction
 from app.errors import NotFound, UserError, ValidationFailed
+from app.forms import clean, form_dict
 from app.i18n import N_
 from app.models import Case
 from app.panels import Panel
@@ -95,7 +96,7 @@ def _form_from(agreement: Agreement | None) -> dict[str, str]:
 
 async def draft(request: web.Request) -> web.StreamResponse:
     principal = current(request)
-    form = {k: str(v) for k, v in (await request.post()).items()}
+    form = form_dict(await request.post())
     case_id = _int(request, "case_id")
     try:
         async with transaction(request.app) as db:
@@ -220,6 +221,6 @@ async def decide(request: web.Request) -> web.StreamResponse:
     async with transaction(request.app) as db:
         filing = await court.load_filing(db, principal, _int(request, "filing_id"))
         await court.do_decide(
-            db, principal, filing, str(form.get("decision", "")), str(form.get("note", ""))
+            db, principal, filing, clean(form.get("decision", "")), clean(form.get("note", ""))
         )
     raise web.HTTPSeeOther("/court/inbox")

@@ -9,8 +9,9 @@ from app.settings import ROOT
 def test_every_environment_variable_is_documented() -> None:
     source = (ROOT / "app" / "settings.py").read_text()
     names = set(re.findall(r'"((?:MEDIATION|DATABASE|REDIS)_[A-Z_]+)"', source))
-    names |= {f"MEDIATION_DEADLINE_{n}_HOURS" for n in ("SIMPLE", "GENERAL", "COMPLEX",
-                                                         "DIFFICULT")}
+    names |= {
+        f"MEDIATION_DEADLINE_{n}_HOURS" for n in ("SIMPLE", "GENERAL", "COMPLEX", "DIFFICULT")
+    }
     documented = (ROOT / "docs" / "configuration.md").read_text()
     assert names, "found no variables: the pattern no longer matches settings.py"
     missing = sorted(n for n in names if f"`{n}`" not in documented)

@@ -40,3 +40,30 @@ async def test_referrer_policy_lets_browsers_send_their_origin(client, demo) -> 
     # With no-referrer, Chromium posts forms with `Origin: null`, which the CSRF check refuses.
     response = await client.get("/login")
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+async def test_api_post_without_token_is_401_not_a_csrf_error(client, demo) -> None:
+    response = await client.post("/api/v1/appointments", json={})
+    assert response.status == 401
+    assert (await response.json())["error"] == "not_authenticated"
+
+
+async def test_huge_ids_are_not_found_not_database_errors(client, demo) -> None:
+    from tests.people import login
+
+    await login(client, "coordinator")
+    assert (await client.get("/cases/99999999999999999999")).status == 404
+    assert (await client.get("/cases/999999999")).status == 404
+
+
+async def test_odd_digits_in_the_application_form_are_a_field_error(client, demo) -> None:
+    import pytest
+
+    from app.db import transaction
+    from app.errors import ValidationFailed
+    from app.services import check_application
+
+    async with transaction(client.app) as db:
+        with pytest.raises(ValidationFailed) as failed:
+            await check_application(db, {"org_id": "²", "description": "x\x00" * 20})
+    assert "org_id" in failed.value.fields

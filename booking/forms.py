@@ -1,0 +1,205 @@
+"""Turning untrusted input (HTML forms, query strings, JSON bodies) into typed values, or into a
+ValidationFailed that names each bad field. Wall-clock input is read in Asia/Shanghai."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from app.errors import UserError, ValidationFailed
+from app.forms import MAX_ID, clean, parse_id
+from app.i18n import N_, SHANGHAI
+from booking.slots import DEFAULT_MINUTES, MAX_SEARCH_DAYS, local_moment, local_today
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^\d{2}:\d{2}$")
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+PARTY_FIELDS = ("name", "phone", "id_number", "address")
+PARTY_ROLES = ("applicant", "respondent")
+
+BAD_DATE = N_("Please enter a valid date (YYYY-MM-DD).")
+BAD_TIME = N_("Please enter a valid time (HH:MM).")
+BAD_MINUTES = N_("Choose a length from 30 minutes to 4 hours, in steps of 30 minutes.")
+BAD_MEDIATOR = N_("Please choose a mediator.")
+BAD_INSTANT = N_("Give the start as an ISO 8601 date and time, e.g. 2026-11-20T09:00:00+08:00.")
+WHOLE_NUMBER = N_("Please give a whole number.")
+TEXT = N_("Please give text here.")
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    mediator_id: int
+    starts_at: datetime
+    minutes: int
+
+
+def parse_date(raw: str | None) -> date | None:
+    if raw is None or not _DATE.match(raw.strip()):
+        return None
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+
+
+def parse_time(raw: str | None) -> time | None:
+    if raw is None or not _TIME.match(raw.strip()):
+        return None
+    try:
+        return time.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+
+
+def parse_minutes(raw: str | None) -> int | None:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_MINUTES
+    return int(raw) if raw.strip().isascii() and raw.strip().isdigit() and len(raw) < 5 else None
+
+
+def parse_instant(raw: str) -> datetime | None:
+    """ISO 8601 with an offset; without one it is read as Asia/Shanghai wall-clock time."""
+    if not _INSTANT.match(raw.strip()):
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
+
+
+def booking_form(data: Mapping[str, str]) -> BookingRequest:
+    """The HTML booking form: mediator_id, date and time (Asia/Shanghai), minutes."""
+    errors: dict[str, str] = {}
+    mediator_id = parse_id(data.get("mediator_id"))
+    if mediator_id is None:
+        errors["mediator_id"] = BAD_MEDIATOR
+    day, at = parse_date(data.get("date")), parse_time(data.get("time"))
+    if day is None:
+        errors["date"] = BAD_DATE
+    if at is None:
+        errors["time"] = BAD_TIME
+    minutes = parse_minutes(data.get("minutes"))
+    if minutes is None:
+        errors["minutes"] = BAD_MINUTES
+    if errors or mediator_id is None or day is None or at is None or minutes is None:
+        raise ValidationFailed(errors)
+    return BookingRequest(mediator_id, local_moment(day, at), minutes)
+
+
+def search_days(
+    first_raw: str | None, last_raw: str | None, *, default_days: int = 1
+) -> tuple[date, date]:
+    """An inclusive range of local days for a slot search (from/to query parameters)."""
+    errors: dict[str, str] = {}
+    first = parse_date(first_raw) if first_raw else local_today()
+    if first is None:
+        errors["from"] = BAD_DATE
+    last = parse_date(last_raw) if last_raw else None
+    if last_raw and last is None:
+        errors["to"] = BAD_DATE
+    if first is not None and last is None and "to" not in errors:
+        last = first + timedelta(days=default_days - 1)
+    if first is not None and last is not None:
+        if last < first:
+            errors["to"] = N_("The end date must not be before the start date.")
+        elif (last - first).days >= MAX_SEARCH_DAYS:
+            errors["to"] = N_("Search at most 31 days at a time.")
+    if errors or first is None or last is None:
+        raise ValidationFailed(errors)
+    return first, last
+
+
+# --- JSON bodies --------------------------------------------------------------------------
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; anything else is a clear 400."""
+    try:
+        raw = await request.read()
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise UserError("The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise UserError("The request body must be a JSON object.")
+    return body
+
+
+def json_int(body: Mapping[str, Any], name: str, errors: dict[str, str]) -> int | None:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        errors[name] = WHOLE_NUMBER
+        return None
+    return value
+
+
+def booking_json(body: Mapping[str, Any]) -> tuple[int, BookingRequest]:
+    """{case_id, mediator_id, starts_at, minutes} → (case_id, request)."""
+    errors: dict[str, str] = {}
+    case_id = json_int(body, "case_id", errors)
+    mediator_id = json_int(body, "mediator_id", errors)
+    raw_start = body.get("starts_at")
+    starts_at = parse_instant(raw_start) if isinstance(raw_start, str) else None
+    if starts_at is None:
+        errors["starts_at"] = BAD_INSTANT
+    minutes: int | None = DEFAULT_MINUTES
+    if "minutes" in body:
+        minutes = json_int(body, "minutes", errors)
+        if minutes is not None and minutes > 10_000:
+            errors["minutes"], minutes = BAD_MINUTES, None
+    if errors or case_id is None or mediator_id is None or starts_at is None or minutes is None:
+        raise ValidationFailed(errors)
+    return case_id, BookingRequest(mediator_id, starts_at, minutes)
+
+
+def application_json(body: Mapping[str, Any]) -> dict[str, str]:
+    """The API's nested application → the flat field names `check_application` reads."""
+    errors: dict[str, str] = {}
+    flat: dict[str, str] = {}
+    org_id = body.get("org_id")
+    if isinstance(org_id, int) and not isinstance(org_id, bool) and 1 <= org_id <= MAX_ID:
+        flat["org_id"] = str(org_id)
+    for name in ("dispute_type", "description"):
+        value = body.get(name, "")
+        if isinstance(value, str):
+            flat[name] = clean(value)
+        else:
+            errors[name] = TEXT
+    for role in PARTY_ROLES:
+        person = body.get(role)
+        if not isinstance(person, dict):
+            errors[role] = N_("Please give this party's name, phone, ID number and address.")
+            continue
+        for field in PARTY_FIELDS:
+            value = person.get(field, "")
+            if isinstance(value, str):
+                flat[f"{role}_{field}"] = clean(value)
+            else:
+                errors[f"{role}.{field}"] = TEXT
+    if errors:
+        raise ValidationFailed(errors)
+    return flat
+
+
+def api_field_names(error: ValidationFailed) -> ValidationFailed:
+    """applicant_phone → applicant.phone, matching the API's nested body."""
+    renamed = {}
+    for name, message in error.fields.items():
+        role, _, field = name.partition("_")
+        renamed[f"{role}.{field}" if role in PARTY_ROLES and field else name] = message
+    return ValidationFailed(renamed)

@@ -1,0 +1,129 @@
+"""Invitations: a fresh capability link per party, sent by SMS; the plaintext token exists only
+in the SMS and in the one response that shows it to the coordinator (only its hash is stored)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import segno
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import issue_party_link
+from app.db import utcnow
+from app.i18n import format_datetime, translate
+from app.models import Case, Organization, Party, PartyLink
+from app.notify import send_sms
+from app.settings import Settings
+
+SMS_LOCALE = "zh_CN"  # the SMS goes to a citizen's phone; Chinese first
+
+
+@dataclass(frozen=True)
+class Invitation:
+    party: Party
+    url: str
+
+    def qr_svg(self) -> str:
+        """The link as an inline SVG QR code (no style attributes: the CSP forbids them)."""
+        code = segno.make(self.url, error="m")
+        return str(code.svg_inline(scale=4, border=2, light="#fff", title=self.party.name))
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    party: Party
+    active: int
+    latest_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+async def _fresh_link(db: AsyncSession, settings: Settings, party: Party) -> str:
+    """Revokes the party's live links and issues one new link: one live link per party."""
+    await db.execute(
+        update(PartyLink)
+        .where(PartyLink.party_id == party.id, PartyLink.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    token = await issue_party_link(db, party.id, settings.party_link_days)
+    return f"{settings.base_url}/p/{token}"
+
+
+async def _org_name(db: AsyncSession, case: Case) -> str:
+    org = await db.get(Organization, case.org_id)
+    return org.name if org else ""
+
+
+async def invite_to_appointment(
+    db: AsyncSession,
+    settings: Settings,
+    case: Case,
+    parties: list[Party],
+    starts_at: datetime,
+    mediator_name: str,
+) -> list[Invitation]:
+    org = await _org_name(db, case)
+    invitations = []
+    for party in parties:
+        url = await _fresh_link(db, settings, party)
+        body = translate(
+            "[{org}] Your mediation (case {number}) is on {time} with mediator {mediator}. "
+            "Open {link} on your phone to join; no app is needed.",
+            SMS_LOCALE,
+            org=org,
+            number=case.number or case.id,
+            time=format_datetime(starts_at, SMS_LOCALE),
+            mediator=mediator_name,
+            link=url,
+        )
+        await send_sms(db, party.phone, body, case.id)
+        invitations.append(Invitation(party, url))
+    return invitations
+
+
+async def reissue(
+    db: AsyncSession, settings: Settings, case: Case, parties: list[Party]
+) -> list[Invitation]:
+    org = await _org_name(db, case)
+    invitations = []
+    for party in parties:
+        url = await _fresh_link(db, settings, party)
+        body = translate(
+            "[{org}] Your new link for case {number}: {link} . Earlier links no longer work.",
+            SMS_LOCALE,
+            org=org,
+            number=case.number or case.id,
+            link=url,
+        )
+        await send_sms(db, party.phone, body, case.id)
+        invitations.append(Invitation(party, url))
+    return invitations
+
+
+async def link_status(db: AsyncSession, parties: list[Party]) -> list[LinkStatus]:
+    now = utcnow()
+    found = []
+    for party in parties:
+        links = list(
+            await db.scalars(
+                select(PartyLink)
+                .where(PartyLink.party_id == party.id)
+                .order_by(PartyLink.created_at.desc(), PartyLink.id.desc())
+            )
+        )
+        live = [link for link in links if link.revoked_at is None and link.expires_at > now]
+        latest = links[0] if links else None
+        found.append(
+            LinkStatus(
+                party=party,
+                active=len(live),
+                latest_at=latest.created_at if latest else None,
+                expires_at=live[0].expires_at if live else None,
+                last_used_at=max(
+                    (link.last_used_at for link in links if link.last_used_at), default=None
+                ),
+            )
+        )
+    return found

@@ -1,0 +1,294 @@
+"""HTML pages: the public application form, registration, booking, invitations, cancelling."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import idempotency
+from app.auth import Principal, current
+from app.db import sessionmaker_key, transaction
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.forms import form_dict, parse_id
+from app.i18n import SHANGHAI
+from app.idempotency import IdempotencyKeyReused, StoredResponse
+from app.models import Case, Organization
+from app.policy import CASE_NOT_FOUND, load_case, require_case_staff
+from app.rendering import render
+from app.security import CSRF_FIELD
+from app.services import (
+    DISPUTE_TYPES,
+    check_application,
+    check_registration,
+    do_register,
+    do_submit_application,
+    parties_of,
+)
+from app.settings import settings_key
+from app.tokens import new_token
+from booking import services
+from booking.forms import (
+    BAD_DATE,
+    BAD_MINUTES,
+    booking_form,
+    parse_date,
+    parse_minutes,
+)
+from booking.invitations import Invitation, link_status
+from booking.slots import DEFAULT_MINUTES, LENGTHS, free_slots, local_days, local_today
+
+SEARCH_DAYS = 7
+NO_STORE = {"Cache-Control": "no-store"}
+_FORM_ONLY = (CSRF_FIELD, "submission_id")
+
+
+def case_id_of(request: web.Request) -> int:
+    case_id = parse_id(request.match_info["case_id"])
+    if case_id is None:
+        raise NotFound(CASE_NOT_FOUND)
+    return case_id
+
+
+async def _once(
+    request: web.Request,
+    data: dict[str, str],
+    action: Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]],
+) -> StoredResponse:
+    """Runs a form's action once per `submission_id` (a double tap on a phone sends it twice)."""
+    key = data.get("submission_id") or None
+    key = key if key and len(key) <= idempotency.MAX_KEY_LENGTH else None
+    payload = {k: v for k, v in sorted(data.items()) if k not in _FORM_ONLY}
+    request_hash = idempotency.fingerprint(request.method, request.path, payload)
+    principal = current(request).key
+    try:
+        return await idempotency.run(request.app, principal, key, request_hash, action)
+    except IdempotencyKeyReused:
+        # The person went back and sent the old form with new content: that is a new request.
+        return await idempotency.run(request.app, principal, None, request_hash, action)
+
+
+# --- the public application form -----------------------------------------------------------
+
+
+async def _apply_page(
+    request: web.Request, values: dict[str, str], errors: dict[str, str], status: int = 200
+) -> web.Response:
+    async with request.app[sessionmaker_key]() as db:
+        orgs = list(
+            await db.scalars(
+                select(Organization)
+                .where(Organization.kind == "mediation")
+                .order_by(Organization.id)
+            )
+        )
+    context = {"orgs": orgs, "dispute_types": DISPUTE_TYPES, "values": values, "errors": errors}
+    return render(request, "booking/apply.html", context, status=status)
+
+
+async def apply_form(request: web.Request) -> web.StreamResponse:
+    return await _apply_page(request, {"submission_id": new_token()}, {})
+
+
+async def apply_submit(request: web.Request) -> web.StreamResponse:
+    data = form_dict(await request.post())
+    form = {**data, "org_id": data["org_id"] if parse_id(data.get("org_id")) else ""}
+    settings, principal = request.app[settings_key], current(request)
+    actor = principal.key if principal.kind == "staff" else "public"
+
+    async def action(db: AsyncSession) -> tuple[int, dict[str, Any]]:
+        application = await check_application(db, form)
+        case = await do_submit_application(db, settings, application, actor=actor)
+        return 201, {"case_id": case.id}
+
+    try:
+        stored = await _once(request, form, action)
+    except ValidationFailed as error:
+        return await _apply_page(request, data, error.fields, status=422)
+    return render(request, "booking/apply_done.html", {"case_id": stored.body["case_id"]})
+
+
+# --- registration (受理) ---------------------------------------------------------------------
+
+
+async def register(request: web.Request) -> web.StreamResponse:
+    principal = current(request)
+    principal.require_staff("coordinator")
+    case_id = case_id_of(request)
+    data = form_dict(await request.post())
+    settings = request.app[settings_key]
+    async with transaction(request.app) as db:
+        case = await load_case(db, principal, case_id)
+        try:
+            registration = check_registration(data)
+        except ValidationFailed as error:
+            context = {"case": case, "values": data, "errors": error.fields}
+            return render(request, "booking/register.html", context, status=422)
+        await do_register(db, settings, principal, case, registration)
+    raise web.HTTPSeeOther(f"/cases/{case_id}")
+
+
+# --- booking ---------------------------------------------------------------------------------
+
+
+def _group_by_day(starts: list[datetime]) -> list[tuple[date, list[datetime]]]:
+    local = (start.astimezone(SHANGHAI) for start in starts)
+    return [(day, list(group)) for day, group in groupby(local, key=lambda moment: moment.date())]
+
+
+async def _book_context(
+    db: AsyncSession,
+    principal: Principal,
+    case: Case,
+    values: dict[str, str],
+    errors: dict[str, str],
+) -> dict[str, Any]:
+    staff = await services.bookable_staff(db, principal)
+    orgs = await services.organizations_of(db, staff)
+    chosen = next((p for p in staff if p.id == parse_id(values.get("mediator_id"))), None)
+    day = parse_date(values.get("date")) if values.get("date") else local_today()
+    if day is None:
+        errors = {**errors, "date": BAD_DATE}
+    minutes = parse_minutes(values.get("minutes"))
+    if minutes not in LENGTHS:
+        errors, minutes = {**errors, "minutes": BAD_MINUTES}, DEFAULT_MINUTES
+    days: list[tuple[date, list[datetime]]] = []
+    if chosen is not None and day is not None:
+        start, end = local_days(day, day + timedelta(days=SEARCH_DAYS - 1))
+        starts = await free_slots(db, chosen.id, start=start, end=end, minutes=minutes)
+        days = _group_by_day(starts)
+    return {
+        "case": case,
+        "staff": staff,
+        "orgs": orgs,
+        "chosen": chosen,
+        "day": day or local_today(),
+        "minutes": minutes,
+        "lengths": LENGTHS,
+        "days": days,
+        "values": values,
+        "errors": errors,
+        "submission_id": values.get("submission_id") or new_token(),
+        "problem": None,
+    }
+
+
+async def book_page(request: web.Request) -> web.StreamResponse:
+    principal = current(request)
+    principal.require_staff("coordinator")
+    case_id = case_id_of(request)
+    values = {k: v for k, v in form_dict(request.query).items() if k != "submission_id"}
+    async with request.app[sessionmaker_key]() as db:
+        case = await load_case(db, principal, case_id)
+        context = await _book_context(db, principal, case, values, {})
+    status = 422 if context["errors"] else 200
+    return render(request, "booking/book.html", context, status=status)
+
+
+async def _book_again(
+    request: web.Request,
+    case_id: int,
+    data: dict[str, str],
+    status: int,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
+) -> web.Response:
+    principal = current(request)
+    async with request.app[sessionmaker_key]() as db:
+        case = await load_case(db, principal, case_id)
+        context = await _book_context(db, principal, case, data, errors or {})
+    context["problem"] = problem
+    return render(request, "booking/book.html", context, status=status)
+
+
+async def book_submit(request: web.Request) -> web.StreamResponse:
+    principal = current(request)
+    principal.require_staff("coordinator")
+    case_id = case_id_of(request)
+    data = form_dict(await request.post())
+    settings = request.app[settings_key]
+    fresh: list[Invitation] = []
+
+    async def action(db: AsyncSession) -> tuple[int, dict[str, Any]]:
+        wanted = booking_form(data)
+        plan = await services.check_booking(
+            db, principal, case_id, wanted.mediator_id, wanted.starts_at, wanted.minutes
+        )
+        booked = await services.do_book(db, settings, principal, plan)
+        fresh.extend(booked.invitations)
+        # Stored for replays: never the links themselves (only their hashes may be stored).
+        return 201, {"appointment_id": booked.appointment.id}
+
+    try:
+        stored = await _once(request, data, action)
+    except ValidationFailed as error:
+        fields = dict(error.fields)
+        if "starts_at" in fields:
+            fields.setdefault("time", fields.pop("starts_at"))
+        return await _book_again(request, case_id, data, 422, errors=fields)
+    except Conflict as error:
+        return await _book_again(request, case_id, data, 409, problem=error.message)
+    if stored.replayed:
+        fresh = []  # our own attempt rolled back; its links never existed
+    return await _invitations_page(request, case_id, fresh, replayed=stored.replayed)
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+async def _invitations_page(
+    request: web.Request, case_id: int, fresh: list[Invitation], *, replayed: bool = False
+) -> web.Response:
+    principal = current(request)
+    async with request.app[sessionmaker_key]() as db:
+        case = await load_case(db, principal, case_id)
+        require_case_staff(principal, case)
+        statuses = await link_status(db, await parties_of(db, case.id))
+        appointments = await services.appointments_of(db, case.id)
+    context = {
+        "case": case,
+        "fresh": fresh,
+        "statuses": statuses,
+        "appointments": [a for a in appointments if a.appointment.status == "booked"],
+        "replayed": replayed,
+    }
+    response = render(request, "booking/invitations.html", context)
+    response.headers.update(NO_STORE)
+    return response
+
+
+async def invitations(request: web.Request) -> web.StreamResponse:
+    return await _invitations_page(request, case_id_of(request), [])
+
+
+async def reissue(request: web.Request) -> web.StreamResponse:
+    principal = current(request)
+    principal.require_staff()
+    case_id = case_id_of(request)
+    data = form_dict(await request.post())
+    party_id = parse_id(data.get("party_id")) if data.get("party_id") else None
+    if data.get("party_id") and party_id is None:
+        raise NotFound("This party does not belong to the case.")
+    settings = request.app[settings_key]
+    async with transaction(request.app) as db:
+        case, parties = await services.check_reissue(db, principal, case_id, party_id)
+        fresh = await services.do_reissue(db, settings, principal, case, parties)
+    return await _invitations_page(request, case_id, fresh)
+
+
+async def cancel(request: web.Request) -> web.StreamResponse:
+    principal = current(request)
+    principal.require_staff("coordinator")
+    case_id = case_id_of(request)
+    appointment_id = parse_id(request.match_info["appointment_id"])
+    if appointment_id is None:
+        raise NotFound("This appointment does not exist.")
+    async with transaction(request.app) as db:
+        case, appointment = await services.check_cancel(db, principal, case_id, appointment_id)
+        await services.do_cancel(db, principal, case, appointment)
+    raise web.HTTPSeeOther(f"/cases/{case_id}")

@@ -1,0 +1,170 @@
+"""The wire protocol (documented in rooms/PROTOCOL.md): message types, input validation,
+bilingual errors. Pure: no sockets, no database."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app.i18n import LOCALES, translate
+
+# Client → server. The signaling actor's dispatch table has exactly these keys (tested).
+JOIN = "join"
+CLIENT_TYPES = ("join", "signal", "admit", "remove", "move", "lock", "unlock", "leave", "ping")
+
+# Server → client. `outgoing()` refuses any other type, so the list is complete (tested).
+SERVER_TYPES = (
+    "welcome",
+    "waiting",
+    "admitted",
+    "moved",
+    "lobby",
+    "member-joined",
+    "member-left",
+    "room-state",
+    "signal",
+    "removed",
+    "pong",
+    "error",
+)
+
+# Error code → English message id (Chinese in rooms/translations/zh_CN.po).
+ERROR_MESSAGES = {
+    "not-authenticated": "Please log in or open your invitation link again.",
+    "not-found": "This room does not exist or you may not enter it.",
+    "not-allowed": "Only the mediator may do this.",
+    "invalid-json": "The message could not be read.",
+    "invalid-message": "The message is not valid.",
+    "unknown-type": "This kind of message is not known.",
+    "join-first": "Please join the room first.",
+    "join-timeout": "Joining took too long. Please try again.",
+    "already-joined": "You have already joined the room.",
+    "not-admitted": "You are not in the room yet. Please wait for the mediator.",
+    "no-such-member": "That person is not in this room.",
+    "not-reachable": "That person cannot be reached from here.",
+    "already-admitted": "That person is already in the room.",
+    "room-locked": "The room is locked. Please contact the mediator.",
+    "room-closed": "This room has been closed.",
+    "rate-limited": "Too many messages. Please slow down.",
+    "too-slow": "The connection is too slow; it was closed. Reconnecting…",
+    "replaced": "You joined this room in another window.",
+    "removed": "The mediator has asked you to leave the room.",
+    "server-error": "Something went wrong on our side. Please try again later.",
+}
+
+# WebSocket close codes (4000–4999 are the application's); the browser reconnects only after
+# codes not listed in FINAL_CLOSE_CODES.
+CLOSE_CODES = {
+    "not-authenticated": 4401,
+    "not-found": 4404,
+    "join-timeout": 4408,
+    "room-locked": 4423,
+    "room-closed": 4410,
+    "replaced": 4409,
+    "removed": 4403,
+    "too-slow": 4429,
+    "left": 4000,
+}
+FINAL_CLOSE_CODES = (4401, 4404, 4423, 4410, 4409, 4403, 4000)
+
+SDP_TYPES = ("offer", "answer", "rollback")
+MAX_SDP = 60_000
+MAX_CANDIDATE = 1_000
+
+
+class ProtocolError(Exception):
+    """A message the server refuses; `code` is a key of ERROR_MESSAGES."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def error(code: str, about: str | None = None) -> dict[str, Any]:
+    msgid = ERROR_MESSAGES[code]
+    body: dict[str, Any] = {
+        "type": "error",
+        "code": code,
+        "message": {locale: translate(msgid, locale) for locale in LOCALES},
+    }
+    if about is not None:
+        body["about"] = about
+    return body
+
+
+def outgoing(type_: str, **fields: Any) -> dict[str, Any]:
+    if type_ not in SERVER_TYPES:
+        raise ValueError(f"undocumented server message type {type_!r}")
+    return {"type": type_, **fields}
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ProtocolError("invalid-json")
+        result[key] = value
+    return result
+
+
+def parse(text: str) -> dict[str, Any]:
+    """A client message as a dict with a known `type`, or ProtocolError."""
+    try:
+        data = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except ValueError as exc:  # JSONDecodeError, and NaN/huge numbers
+        raise ProtocolError("invalid-json") from exc
+    except RecursionError as exc:
+        raise ProtocolError("invalid-json") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ProtocolError("invalid-message")
+    if data["type"] not in CLIENT_TYPES:
+        raise ProtocolError("unknown-type")
+    return data
+
+
+def member_id(data: dict[str, Any], field: str = "member") -> int:
+    value = data.get(field)
+    if type(value) is not int or value <= 0:
+        raise ProtocolError("invalid-message")
+    return value
+
+
+def signal_payload(data: dict[str, Any]) -> dict[str, Any]:
+    """The part of a `signal` that is relayed, rebuilt field by field: nothing the client adds
+    (a `from`, an identity, anything else) travels on."""
+    description, candidate = data.get("description"), data.get("candidate")
+    if (description is None) == (candidate is None):
+        raise ProtocolError("invalid-message")
+    if description is not None:
+        if (
+            not isinstance(description, dict)
+            or description.get("type") not in SDP_TYPES
+            or not isinstance(description.get("sdp", ""), str)
+            or len(description.get("sdp", "")) > MAX_SDP
+        ):
+            raise ProtocolError("invalid-message")
+        return {"description": {"type": description["type"], "sdp": description.get("sdp", "")}}
+    if not isinstance(candidate, dict):
+        raise ProtocolError("invalid-message")
+    text, mid, index = (
+        candidate.get("candidate"),
+        candidate.get("sdpMid"),
+        candidate.get("sdpMLineIndex"),
+    )
+    ufrag = candidate.get("usernameFragment")
+    if (
+        not isinstance(text, str)
+        or len(text) > MAX_CANDIDATE
+        or not (mid is None or (isinstance(mid, str) and len(mid) <= 64))
+        or not (index is None or (type(index) is int and 0 <= index < 1024))
+        or not (ufrag is None or (isinstance(ufrag, str) and len(ufrag) <= 256))
+    ):
+        raise ProtocolError("invalid-message")
+    return {
+        "candidate": {
+            "candidate": text,
+            "sdpMid": mid,
+            "sdpMLineIndex": index,
+            "usernameFragment": ufrag,
+        }
+    }

@@ -1,0 +1,242 @@
+"""Room use cases (no HTTP, no sockets): the room of a case, join/admit/remove/move/leave/lock,
+persisted in RoomMember so a reconnect or another app process sees the same state."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.errors import NotFound, UserError
+from app.models import Case, CaseEvent
+from app.policy import load_case
+from app.settings import Settings
+from rooms import policy
+from rooms.models import Room, RoomMember
+from rooms.policy import MemberState
+from rooms.protocol import ERROR_MESSAGES
+
+TURN_TTL_SECONDS = 12 * 3600
+ROOM_NOT_FOUND = ERROR_MESSAGES["not-found"]
+
+
+class RoomError(UserError):
+    """A refused room action; `room_code` is a protocol error code (see rooms/protocol.py)."""
+
+    def __init__(self, room_code: str) -> None:
+        super().__init__(ERROR_MESSAGES[room_code])
+        self.room_code = room_code
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A principal allowed into a room, with the role it takes there."""
+
+    room: Room
+    case: Case
+    role: str
+
+
+def state_of(row: RoomMember, session: str | None = None) -> MemberState:
+    return MemberState(
+        id=row.id,
+        role=row.role,
+        name=row.display_name,
+        admission=row.admission,
+        subroom=row.subroom,
+        session=session,
+    )
+
+
+async def room_for_case(db: AsyncSession, case_id: int, actor: str) -> Room:
+    """The case's open room, created on first entry (one open room per case)."""
+    # Serialise concurrent first entries on the case row (PostgreSQL; SQLite has one writer).
+    await db.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+    room = await _open_room(db, case_id)
+    if room is None:
+        room = Room(case_id=case_id, state="open")
+        db.add(room)
+        await db.flush()
+        db.add(CaseEvent(case_id=case_id, kind="room_opened", actor=actor, data={"room": room.id}))
+    return room
+
+
+async def _open_room(db: AsyncSession, case_id: int) -> Room | None:
+    # Lowest id wins, so even a duplicate created by a race leads everyone to the same room.
+    return await db.scalar(
+        select(Room)
+        .where(Room.case_id == case_id, Room.state != "closed")
+        .order_by(Room.id)
+        .limit(1)
+    )
+
+
+async def room_of_case(db: AsyncSession, case_id: int) -> Room | None:
+    return await _open_room(db, case_id)
+
+
+async def enter(db: AsyncSession, principal: Principal, room_id: int) -> Entry:
+    """The room, its case and the principal's role there — or NotFound, whether the room is
+    missing or the principal may not see its case (the same answer either way)."""
+    room = await db.get(Room, room_id)
+    if room is None:
+        raise NotFound(ROOM_NOT_FOUND)
+    try:
+        case = await load_case(db, principal, room.case_id)
+    except NotFound:
+        raise NotFound(ROOM_NOT_FOUND) from None
+    role = policy.room_role(principal.kind, principal.role)
+    if role is None:
+        raise NotFound(ROOM_NOT_FOUND)
+    return Entry(room, case, role)
+
+
+async def do_join(db: AsyncSession, entry: Entry, principal: Principal) -> MemberState:
+    """Records the member's arrival; where it lands is policy.decide_join's answer."""
+    row = await _member_by_principal(db, entry.room.id, principal.key)
+    decision = policy.decide_join(
+        entry.role, state_of(row) if row is not None else None, entry.room.state
+    )
+    if isinstance(decision, str):
+        raise RoomError(decision)
+    if row is None:
+        row = await _insert_member(db, entry, principal)
+    row.role, row.display_name = entry.role, principal.name[:64]
+    row.admission, row.subroom = decision.admission, decision.subroom
+    await db.flush()
+    return state_of(row)
+
+
+async def _insert_member(db: AsyncSession, entry: Entry, principal: Principal) -> RoomMember:
+    row = RoomMember(
+        room_id=entry.room.id,
+        principal=principal.key,
+        role=entry.role,
+        display_name=principal.name[:64],
+    )
+    try:
+        async with db.begin_nested():
+            db.add(row)
+    except IntegrityError:
+        # The same person joined from two windows at once: the unique key decided; use theirs.
+        existing = await _member_by_principal(db, entry.room.id, principal.key)
+        assert existing is not None
+        return existing
+    return row
+
+
+async def _member_by_principal(db: AsyncSession, room_id: int, key: str) -> RoomMember | None:
+    return await db.scalar(
+        select(RoomMember).where(RoomMember.room_id == room_id, RoomMember.principal == key)
+    )
+
+
+async def _target(db: AsyncSession, room_id: int, member_id: int) -> RoomMember | None:
+    row = await db.get(RoomMember, member_id, with_for_update=True)
+    return row if row is not None and row.room_id == room_id else None
+
+
+async def _actor(db: AsyncSession, room_id: int, actor_id: int) -> MemberState:
+    row = await db.get(RoomMember, actor_id)
+    if row is None or row.room_id != room_id:
+        raise RoomError("no-such-member")
+    return state_of(row)
+
+
+async def do_admit(db: AsyncSession, room_id: int, actor_id: int, member_id: int) -> MemberState:
+    actor = await _actor(db, room_id, actor_id)
+    row = await _target(db, room_id, member_id)
+    problem = policy.check_admit(actor, state_of(row) if row else None)
+    if problem:
+        raise RoomError(problem)
+    assert row is not None
+    row.admission, row.subroom = "admitted", policy.MAIN
+    await db.flush()
+    return state_of(row)
+
+
+async def do_remove(db: AsyncSession, room_id: int, actor_id: int, member_id: int) -> MemberState:
+    actor = await _actor(db, room_id, actor_id)
+    row = await _target(db, room_id, member_id)
+    problem = policy.check_remove(actor, state_of(row) if row else None)
+    if problem:
+        raise RoomError(problem)
+    assert row is not None
+    row.admission, row.subroom = "removed", policy.MAIN
+    await db.flush()
+    return state_of(row)
+
+
+async def do_move(
+    db: AsyncSession, room_id: int, actor_id: int, member_id: int, subroom: str
+) -> MemberState:
+    actor = await _actor(db, room_id, actor_id)
+    row = await _target(db, room_id, member_id)
+    problem = policy.check_move(actor, state_of(row) if row else None, subroom)
+    if problem:
+        raise RoomError(problem)
+    assert row is not None
+    row.subroom = subroom
+    await db.flush()
+    return state_of(row)
+
+
+async def do_leave(db: AsyncSession, room_id: int, member_id: int) -> MemberState | None:
+    row = await db.get(RoomMember, member_id)
+    if row is None or row.room_id != room_id:
+        return None
+    if row.role == "party":
+        row.admission = "left"  # a party who left on purpose knocks again when coming back
+    await db.flush()
+    return state_of(row)
+
+
+async def do_set_state(db: AsyncSession, room_id: int, actor_id: int, state: str) -> str:
+    actor = await _actor(db, room_id, actor_id)
+    if not policy.may_moderate(actor.role):
+        raise RoomError("not-allowed")
+    room = await db.get(Room, room_id, with_for_update=True)
+    if room is None:
+        raise RoomError("not-found")
+    room.state = state
+    await db.flush()
+    return state
+
+
+async def members(db: AsyncSession, room_id: int) -> list[MemberState]:
+    rows = await db.scalars(
+        select(RoomMember).where(RoomMember.room_id == room_id).order_by(RoomMember.id)
+    )
+    return [state_of(row) for row in rows]
+
+
+async def room_state(db: AsyncSession, room_id: int) -> str:
+    room = await db.get(Room, room_id)
+    return room.state if room is not None else "closed"
+
+
+def ice_servers(settings: Settings, principal_key: str, now: datetime) -> list[dict[str, Any]]:
+    """STUN servers, plus TURN with coturn REST-API credentials (username "expiry:principal",
+    password base64(HMAC-SHA1(secret, username))) valid for TURN_TTL_SECONDS."""
+    servers: list[dict[str, Any]] = []
+    if settings.stun_urls:
+        servers.append({"urls": list(settings.stun_urls)})
+    if settings.turn_url and settings.turn_secret:
+        username = f"{int(now.timestamp()) + TURN_TTL_SECONDS}:{principal_key}"
+        digest = hmac.new(settings.turn_secret.encode(), username.encode(), hashlib.sha1).digest()
+        servers.append(
+            {
+                "urls": [settings.turn_url],
+                "username": username,
+                "credential": base64.b64encode(digest).decode(),
+            }
+        )
+    return servers

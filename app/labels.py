@@ -65,7 +65,7 @@ LABELS: dict[str, dict[str, str]] = {
         "links_reissued": N_("Invitation links reissued"),
         "room_opened": N_("Mediation room opened"),
         "agreement_drafted": N_("Agreement drafted"),
-        "agreement_signed": N_("Agreement signed by a party"),
+        "agreement_signed": N_("A signatory signed the agreement"),
         "agreement_effective": N_("Agreement took effect"),
         "filed": N_("Filed for judicial confirmation"),
         "confirmed": N_("The court confirmed the agreement"),

@@ -67,6 +67,7 @@ class AgreementDoc:
     version_hash: str
     verify_url: str
     effective_at: datetime | None
+    mediator_signature_png: bytes | None = None
 
 
 def format_date(value: date | datetime) -> str:
@@ -133,6 +134,9 @@ def _context(doc: AgreementDoc) -> dict[str, Any]:
         "effective_at": format_date(doc.effective_at) if doc.effective_at else None,
         "hash_short": doc.version_hash[:16],
         "qr_src": _qr_data_uri(doc.verify_url),
+        "mediator_signature_src": (
+            _png_data_uri(doc.mediator_signature_png) if doc.mediator_signature_png else None
+        ),
     }
 
 

@@ -79,6 +79,7 @@ def agreement_doc(
             )
         )
     mediator = content.get("mediator") or {}
+    mediator_signature = signatures.get(f"staff:{mediator.get('id')}")
     return AgreementDoc(
         org_name=content["organization"],
         case_number=content["case"]["number"] or "",
@@ -93,6 +94,7 @@ def agreement_doc(
         version_hash=agreement.version_hash,
         verify_url=verify_url(app, agreement),
         effective_at=agreement.effective_at,
+        mediator_signature_png=mediator_signature.image_png if mediator_signature else None,
     )
 
 

@@ -42,3 +42,9 @@ def poppler(tool: str, *args: str, stdin: bytes | None = None) -> str:
 
 def pdf_text(pdf: bytes) -> str:
     return poppler("pdftotext", "-enc", "UTF-8", "-", "-", stdin=pdf)
+
+
+def drawn_images(pdf_path: str, width: int, height: int) -> int:
+    """How many images of this pixel size the PDF draws (pdfimages lists nested ones too)."""
+    rows = poppler("pdfimages", "-list", pdf_path).splitlines()[2:]
+    return sum(1 for row in rows if row.split()[2:5] == ["image", str(width), str(height)])

@@ -16,14 +16,17 @@ from app.jobs import run_pending
 from app.models import Message
 from documents.models import Agreement, Signature
 from documents.sealed import check_seal
-from tests.pdf_reading import pdf_text, signature_png
+from tests.pdf_reading import drawn_images, pdf_text, signature_png
 from tests.people import csrf, login, open_party_session, post_form
 
 TERMS = "李建国于2026年12月31日前支付王秀兰院墙重建费用人民币8000元\n双方共用通道保持畅通"
 
 
+SIGNATURE_SIZE = (120, 40)
+
+
 def signature_body(version_hash: str) -> dict[str, str]:
-    image = "data:image/png;base64," + base64.b64encode(signature_png()).decode()
+    image = "data:image/png;base64," + base64.b64encode(signature_png(*SIGNATURE_SIZE)).decode()
     return {"version_hash": version_hash, "image": image}
 
 
@@ -62,7 +65,9 @@ async def sign(client, agreement: Agreement, version_hash: str | None = None):
     )
 
 
-async def test_full_agreement_and_court_lane(app, client, new_client, scheduled_case) -> None:
+async def test_full_agreement_and_court_lane(
+    app, client, new_client, scheduled_case, tmp_path
+) -> None:
     case_id = scheduled_case
     mediator = client
     applicant, respondent, clerk = [await new_client() for _ in range(3)]
@@ -88,6 +93,9 @@ async def test_full_agreement_and_court_lane(app, client, new_client, scheduled_
     for needle in ("王秀兰", "李建国", "院墙重建费用", "人民调解协议书"):
         assert needle in text
     assert (await check_seal(app, pdf)).ok()
+    pdf_path = tmp_path / "agreement.pdf"
+    pdf_path.write_bytes(pdf)
+    assert drawn_images(str(pdf_path), *SIGNATURE_SIZE) == 3  # both parties and the mediator
     attached = PdfReader(io.BytesIO(pdf)).attachments["agreement.json"][0]
     assert agreement.version_hash.encode() in attached
 

@@ -4,79 +4,21 @@ video from both others. Real server, real sockets, real WebRTC (loopback)."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from app.demo import DEMO_PASSWORD
 from app.settings import settings_key
+from tests.browsers import ARGS, CHROMIUM, all_decoding, frames, log_in
 from tests.people import party_link, seed_ids
 from tests.rooms.conftest import assign_mediator
-
-CHROMIUM = "/usr/bin/chromium"
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-ARGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-FRAMES = """async () => {
-  const out = {};
-  for (const [id, pc] of window.mediationRoom.peers) {
-    const stats = await pc.getStats();
-    let frames = 0;
-    stats.forEach((r) => {
-      if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
-    });
-    out[id] = frames;
-  }
-  return out;
-}"""
-
-
-async def frames(page: Page) -> dict[str, int]:
-    result: dict[str, int] = await page.evaluate(FRAMES)
-    return result
-
-
-async def log_in(page: Page, base: str, username: str) -> None:
-    """Posts the /login form with the browser's own cookies. Not by clicking: the kernel sends
-    `Referrer-Policy: no-referrer`, so Chromium posts forms with `Origin: null`, which the CSRF
-    check refuses (reported to the kernel; the fix is `same-origin`)."""
-    login_page = await page.context.request.get(f"{base}/login")
-    token = CSRF_META.search(await login_page.text())
-    assert token is not None
-    response = await page.context.request.post(
-        f"{base}/login",
-        form={"username": username, "password": DEMO_PASSWORD, "_csrf": token.group(1)},
-        headers={"Origin": base},
-        max_redirects=0,
-    )
-    assert response.status == 303, await response.text()
 
 
 async def enter_room(page: Page) -> None:
     await page.click("[data-action=enter-room]")
     await page.wait_for_url("**/rooms/*")
-
-
-async def all_decoding(pages: dict[str, Page], within: float) -> dict[str, dict[str, int]]:
-    deadline = time.monotonic() + within
-    while True:
-        seen = {name: await frames(page) for name, page in pages.items()}
-        if all(len(f) == 2 and all(n > 0 for n in f.values()) for f in seen.values()):
-            return seen
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not every participant decodes video from both others: {seen}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.mark.browser

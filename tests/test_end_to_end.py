@@ -1,0 +1,124 @@
+"""One case from registration to the court's ruling, in real browsers against the real server:
+a coordinator books, the mediator and two parties meet on video, everyone signs, the sealed PDF
+downloads, the mediator files it, the clerk confirms, and the party's page shows the result."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Page
+
+from app.settings import ROOT, settings_key
+from booking.demo import seed_availability
+from documents.sealed import check_seal
+from tests.browsers import all_decoding, chromium, draw_signature, frames, log_in, new_page
+from tests.pdf_reading import pdf_text, poppler
+from tests.people import seed_ids
+
+TERMS = ["李建国于2026年12月31日前向王秀兰支付院墙重建费用人民币捌仟元整", "双方共用通道保持畅通"]
+
+
+async def sign_agreement(page: Page, base: str, case_id: int) -> None:
+    await page.goto(f"{base}/cases/{case_id}")
+    await page.click("#read-and-sign")
+    await page.wait_for_selector("#signature-pad")
+    await draw_signature(page)
+    await page.click("#submit-signature")
+    await page.wait_for_url(f"{base}/cases/{case_id}*")
+
+
+@pytest.mark.browser
+async def test_application_to_court_ruling(live_app: Any, tmp_path: Path) -> None:
+    base = live_app[settings_key].base_url
+    ids = await seed_ids(live_app)
+    await seed_availability(live_app)  # as `make run` does
+    case_id = ids["case"]
+    async with chromium() as browser:
+        coordinator = await new_page(browser, "coordinator")
+        mediator = await new_page(browser, "mediator")
+        applicant = await new_page(browser, "applicant", phone=True)
+        respondent = await new_page(browser, "respondent", phone=True)
+        clerk = await new_page(browser, "clerk")
+
+        # Registration (受理) and booking by the coordinator.
+        await log_in(coordinator, base, "coordinator")
+        await coordinator.goto(f"{base}/cases/{case_id}")
+        await coordinator.check("form[action$='/register'] input[value=blue]")
+        await coordinator.click("form[action$='/register'] button[type=submit]")
+        await coordinator.select_option("#p-mediator", str(ids["user:mediator"]))
+        await coordinator.click("form[action$='/book'] button[type=submit]")
+        await coordinator.click("button.slot >> nth=0")
+        await coordinator.wait_for_selector("input.link-text")
+        links = [
+            await field.input_value()
+            for field in await coordinator.query_selector_all("input.link-text")
+        ]
+        assert len(links) == 2 and all("/p/" in link for link in links)
+
+        # The meeting: the mediator opens the room, the parties follow their links to the lobby.
+        await log_in(mediator, base, "mediator")
+        await mediator.goto(f"{base}/cases/{case_id}")
+        await mediator.click("[data-action=enter-room]")
+        for page, link in zip((applicant, respondent), links, strict=True):
+            await page.goto(link)
+            await page.wait_for_url(f"{base}/cases/{case_id}")
+            await page.click("[data-action=enter-room]")
+            await page.wait_for_selector("#lobby-screen:not([hidden])")
+        await mediator.wait_for_selector("#waiting-list li[data-member] >> nth=1")
+        for _ in range(2):
+            await mediator.click("#waiting-list li[data-member] button.admit >> nth=0")
+            await asyncio.sleep(0.05)
+        room = {"mediator": mediator, "applicant": applicant, "respondent": respondent}
+        first = await all_decoding(room, within=30)
+        await asyncio.sleep(1.0)
+        for name, page in room.items():
+            later = await frames(page)
+            assert all(later[peer] > n for peer, n in first[name].items()), f"{name}: frozen"
+
+        # The agreement: drafted by the mediator, signed on each party's phone and by the mediator.
+        await mediator.goto(f"{base}/cases/{case_id}")
+        await mediator.click("#draft-agreement")
+        await mediator.fill(
+            "textarea[name=facts]", "被申请人装修时拆除双方共用院墙，申请人要求赔偿重建费用。"
+        )
+        await mediator.fill("textarea[name=terms]", "\n".join(TERMS))
+        await mediator.fill("input[name=performance]", "银行转账")
+        await mediator.fill(
+            "input[name=performance_deadline]", (date.today() + timedelta(days=40)).isoformat()
+        )
+        await mediator.click("form[action$='/agreement'] button[type=submit]")
+        await mediator.wait_for_url(f"{base}/cases/{case_id}*")
+        for page in (applicant, respondent, mediator):
+            await sign_agreement(page, base, case_id)
+
+        # The sealed PDF, downloaded by a party and read back.
+        await applicant.goto(f"{base}/cases/{case_id}")
+        async with applicant.expect_download() as download_info:
+            await applicant.click("#download-pdf")
+        download = await download_info.value
+        pdf_path = tmp_path / "agreement.pdf"
+        await download.save_as(pdf_path)
+        pdf = pdf_path.read_bytes()
+        text = pdf_text(pdf)
+        for needle in ("王秀兰", "李建国", "人民调解协议书", "院墙重建费用", "共用通道保持畅通"):
+            assert needle in text, needle
+        assert (await check_seal(live_app, pdf)).ok()
+        assert "Signature Field Name" in poppler("pdfsig", str(pdf_path))
+
+        # The court lane: filed by the mediator, confirmed by the clerk, seen by the party.
+        await mediator.goto(f"{base}/cases/{case_id}")
+        await mediator.click("#file-for-confirmation")
+        await mediator.wait_for_selector("#court-result[data-filing-status=filed]")
+        await log_in(clerk, base, "clerk")
+        await clerk.goto(f"{base}/court/inbox")
+        await clerk.click("button[value=confirmed]")
+        await clerk.wait_for_url(f"{base}/court/inbox")
+        await applicant.goto(f"{base}/cases/{case_id}")
+        await applicant.wait_for_selector("#court-result[data-filing-status=confirmed]")
+        if os.environ.get("MEDIATION_SCREENSHOT"):
+            await applicant.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)

@@ -12,7 +12,7 @@ from app import idempotency
 from app.auth import current
 from app.db import sessionmaker_key
 from app.errors import NotFound, ValidationFailed
-from app.forms import parse_id
+from app.forms import parse_id, read_json
 from app.i18n import N_, SHANGHAI
 from app.policy import org_subtree
 from app.services import check_application, do_submit_application
@@ -24,7 +24,6 @@ from booking.forms import (
     application_json,
     booking_json,
     parse_minutes,
-    read_json,
     search_days,
 )
 from booking.slots import LENGTHS, free_slots, local_days

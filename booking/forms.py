@@ -3,16 +3,13 @@ ValidationFailed that names each bad field. Wall-clock input is read in Asia/Sha
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from aiohttp import web
-
-from app.errors import UserError, ValidationFailed
+from app.errors import ValidationFailed
 from app.forms import MAX_ID, clean, parse_id
 from app.i18n import N_, SHANGHAI
 from booking.slots import DEFAULT_MINUTES, MAX_SEARCH_DAYS, local_moment, local_today
@@ -117,27 +114,6 @@ def search_days(
 
 
 # --- JSON bodies --------------------------------------------------------------------------
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; anything else is a clear 400."""
-    try:
-        raw = await request.read()
-        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
-        raise UserError("The request body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise UserError("The request body must be a JSON object.")
-    return body
 
 
 def json_int(body: Mapping[str, Any], name: str, errors: dict[str, str]) -> int | None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from app.auth import current
 from app.db import sessionmaker_key, transaction
-from app.errors import UserError
-from app.forms import clean
-from app.i18n import N_
+from app.forms import clean, read_json
 from app.openapi import document, error_responses
 from documents import court
 
@@ -44,12 +41,7 @@ async def inbox(request: web.Request) -> web.Response:
 
 async def decide(request: web.Request) -> web.Response:
     principal = current(request)
-    try:
-        body = json.loads(await request.text())
-    except ValueError:
-        raise UserError(N_("The request could not be read.")) from None
-    if not isinstance(body, dict):
-        raise UserError(N_("The request could not be read."))
+    body = await read_json(request)
     async with transaction(request.app) as db:
         filing = await court.load_filing(db, principal, int(request.match_info["filing_id"]))
         await court.do_decide(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal, current
 from app.db import sessionmaker_key, transaction
 from app.errors import NotFound, UserError, ValidationFailed
-from app.forms import clean, form_dict
+from app.forms import clean, form_dict, read_json
 from app.i18n import N_
 from app.models import Case
 from app.panels import Panel
@@ -136,11 +134,8 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
 async def sign(request: web.Request) -> web.StreamResponse:
     """JSON: {version_hash, image: data:image/png;base64,...} — binds to the version shown."""
     principal = current(request)
-    try:
-        body = json.loads(await request.text())
-    except ValueError:
-        raise UserError(N_("The request could not be read.")) from None
-    if not isinstance(body, dict) or not isinstance(body.get("version_hash"), str):
+    body = await read_json(request)
+    if not isinstance(body.get("version_hash"), str):
         raise UserError(N_("The request could not be read."))
     png = services.decode_signature_image(body.get("image"))
     evidence = {

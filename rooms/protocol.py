@@ -3,9 +3,9 @@ bilingual errors. Pure: no sockets, no database."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from app.forms import strict_json
 from app.i18n import LOCALES, translate
 
 # Client → server. The signaling actor's dispatch table has exactly these keys (tested).
@@ -98,22 +98,11 @@ def outgoing(type_: str, **fields: Any) -> dict[str, Any]:
     return {"type": type_, **fields}
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ProtocolError("invalid-json")
-        result[key] = value
-    return result
-
-
 def parse(text: str) -> dict[str, Any]:
     """A client message as a dict with a known `type`, or ProtocolError."""
     try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicates)
-    except ValueError as exc:  # JSONDecodeError, and NaN/huge numbers
-        raise ProtocolError("invalid-json") from exc
-    except RecursionError as exc:
+        data = strict_json(text)
+    except (ValueError, RecursionError) as exc:  # bad JSON, duplicate keys, deep nesting
         raise ProtocolError("invalid-json") from exc
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise ProtocolError("invalid-message")

@@ -116,7 +116,7 @@ class _app_context:
 
 
 def serve(settings: Settings) -> None:
-    print(f"serving on {settings.base_url}  (demo logins: python -m app seed-demo prints them)")
+    print(f"serving on {settings.base_url}", flush=True)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
 
 

@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""Room signaling: the product's WebSocket relay under the load of the bare aiohttp relay floor,
+measured in the same run.
+
+    .venv/bin/python bench/bench_signaling.py --conns 200 --room 4 --rate 1 --duration 10
+
+First `floor_ws_relay.py` with the same arguments, then the product: the real app (SQLite in a
+temporary directory, migrated, no job worker) served by `python -m app serve` in a child process,
+CONNS members in rooms of ROOM (one mediator and ROOM-1 parties per case, each with its own
+session cookie), every member joined and every party admitted by its mediator. Then each member
+sends, RATE times a second for DURATION seconds, one ICE `candidate` signal to each other member
+of its room (the floor sends one message that the relay copies to the ROOM-1 others: the same
+deliveries). The candidate string carries the send time; latency is measured at the recipient.
+Figures are taken as the floor takes them: deliveries and latencies in the window from 1 s after
+the start to the end, server CPU over the run, and server RSS once everyone joined less the idle
+(warmed-up) server's, per connection. (The floor reads its peak RSS, ru_maxrss; the app's peak
+is set while it starts, so the product reads VmRSS, which for the floor's relay is the same.)
+
+Prints one JSON line; with --write, also appends a row to bench/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.auth import open_session  # noqa: E402
+from app.db import make_engine, transaction  # noqa: E402
+from app.demo import seed_demo  # noqa: E402
+from app.factory import create_app  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.models import Organization, Party, StaffUser  # noqa: E402
+from app.services import ApplicationInput, PartyInput, do_submit_application  # noqa: E402
+from app.settings import Settings, settings_key  # noqa: E402
+from rooms.models import Room  # noqa: E402
+from rooms.protocol import MAX_CANDIDATE  # noqa: E402
+from rooms.signaling import Limits  # noqa: E402
+
+FLOOR = ROOT.parent / "shared" / "bench" / "floor_ws_relay.py"
+SIGNAL_PREFIX = '{"type": "signal"'  # how the server serialises a relayed signal (json.dumps)
+STAMP = '"candidate": "candidate:'
+PARTY_NAMES = ("王秀兰", "李建国", "张桂英", "赵志强", "孙丽娟", "周明", "吴芳", "郑伟")
+SETUP_TIMEOUT = 120.0
+RESULTS_HEADER = "| date | bench | product | floor | ratio | notes |\n|---|---|---|---|---|---|\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def floor(args: argparse.Namespace) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(FLOOR)]
+        + [f"--{k}={getattr(args, k)}" for k in ("conns", "room", "rate", "size", "duration")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=args.duration + 120,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# --- the database: cases, rooms, sessions --------------------------------------------------------
+
+
+@dataclass
+class RoomSeats:
+    room_id: int
+    tokens: list[str]  # session cookies: the mediator's first, then one per party
+
+
+async def prepare(settings: Settings, rooms: int, size: int) -> list[RoomSeats]:
+    """Migrates the database and creates ROOMS cases with a mediator and SIZE-1 parties each,
+    an open room per case and a session per member (as logging in and party links would)."""
+    engine = make_engine(settings.database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    app = create_app(replace(settings, log_level="ERROR"))  # quiet: a dev seal key is made
+    runner = web.AppRunner(app)
+    await runner.setup()  # the app's database context, without serving
+    try:
+        await seed_demo(app)
+        seats = []
+        async with transaction(app) as db:
+            town = await db.scalar(select(Organization).where(Organization.tier == "town"))
+            mediator = await db.scalar(select(StaffUser).where(StaffUser.username == "mediator"))
+            assert town is not None and mediator is not None
+            for i in range(rooms):
+                parties = tuple(
+                    PartyInput(
+                        "applicant" if p == 0 else "respondent",
+                        PARTY_NAMES[p % len(PARTY_NAMES)],
+                        f"139{i:04d}{p:04d}",
+                        "320584198503150023",
+                        "江苏省苏州市吴江区松陵街道联杨村12号",
+                    )
+                    for p in range(size - 1)
+                )
+                case = await do_submit_application(
+                    db,
+                    app[settings_key],
+                    ApplicationInput(town.id, "neighbour", f"基准测试案件 {i}", parties),
+                )
+                case.mediator_id = mediator.id  # what booking does when a mediator is assigned
+                room = Room(case_id=case.id, state="open")
+                db.add(room)
+                await db.flush()
+                tokens = [
+                    await open_session(db, kind="staff", hours=2, staff_id=mediator.id),
+                ]
+                for party in await db.scalars(
+                    select(Party).where(Party.case_id == case.id).order_by(Party.id)
+                ):
+                    tokens.append(await open_session(db, kind="party", hours=2, party_id=party.id))
+                seats.append(RoomSeats(room.id, tokens))
+        return seats
+    finally:
+        await runner.cleanup()
+
+
+# --- the server process -----------------------------------------------------------------------
+
+
+class Server:
+    """`python -m app serve` in a child process, so its memory and CPU are its own."""
+
+    def __init__(self, settings: Settings, port: int, log: Path) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "MEDIATION_VAR_DIR": str(settings.var_dir),
+            "MEDIATION_RUN_WORKER": "false",
+            "MEDIATION_LOG_LEVEL": "WARNING",
+            "MEDIATION_BASE_URL": settings.base_url,
+        }
+        self.log = log
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stats(self) -> dict[str, float]:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        kb = {k: int(v) for k, v in re.findall(r"^(VmRSS):\s+(\d+) kB", status, re.M)}
+        return {
+            "rss_kb": kb["VmRSS"],
+            "cpu_s": (int(stat[11]) + int(stat[12])) / tick,  # utime + stime
+        }
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+async def wait_ready(sess: aiohttp.ClientSession, base: str, server: Server) -> None:
+    for _ in range(300):
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"server exited: {server.log.read_text()[-2000:]}")
+        try:
+            async with sess.get(f"{base}/healthz") as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+# --- the members --------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """Shared between the members: what is measured, and when."""
+
+    measure: bool = False
+    stop_at: float = 0.0
+    start: asyncio.Event = field(default_factory=asyncio.Event)
+    latencies: list[float] = field(default_factory=list)
+    sent: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    closes: Counter[int] = field(default_factory=Counter)
+
+
+class Member:
+    """One participant's socket, doing what room.js does with it, minus WebRTC."""
+
+    def __init__(self, sess: aiohttp.ClientSession, load: Load) -> None:
+        self.sess = sess
+        self.load = load
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.me = 0
+        self.visible: set[int] = set()
+        self.lobby: list[int] = []
+        self.changed = asyncio.Event()
+        self.reader: asyncio.Task[None] | None = None
+
+    async def join(self, base: str, room_id: int) -> None:
+        self.ws = await self.sess.ws_connect(
+            f"{base}/rooms/{room_id}/ws", headers={"Origin": base}, compress=0
+        )
+        await self.ws.send_str('{"type": "join"}')
+        welcome = json.loads((await self.ws.receive(timeout=30)).data)
+        if welcome.get("type") != "welcome":
+            raise RuntimeError(f"expected welcome, got {welcome}")
+        self.me = welcome["you"]["id"]
+        self.visible = {m["id"] for m in welcome["members"]}
+        self.reader = asyncio.ensure_future(self.read())
+
+    async def read(self) -> None:
+        assert self.ws is not None
+        load = self.load
+        async for m in self.ws:
+            if m.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            data: str = m.data
+            if data.startswith(SIGNAL_PREFIX):
+                # The hot path: no JSON parsing, only the send time out of the candidate string.
+                if load.measure:
+                    at = data.index(STAMP) + len(STAMP)
+                    sent = float(data[at : data.index(" ", at)])
+                    load.latencies.append(time.perf_counter() - sent)
+                continue
+            msg = json.loads(data)
+            kind = msg["type"]
+            if kind in ("admitted", "moved"):
+                self.visible = {x["id"] for x in msg["members"]}
+            elif kind == "member-joined":
+                self.visible.add(msg["member"]["id"])
+            elif kind == "member-left":
+                self.visible.discard(msg["member"]["id"])
+            elif kind == "lobby":
+                self.lobby = [x["id"] for x in msg["waiting"]]
+            elif kind == "error":
+                load.errors[msg["code"]] += 1
+            self.changed.set()
+        if self.ws.close_code is not None and load.stop_at and time.perf_counter() < load.stop_at:
+            load.closes[self.ws.close_code] += 1
+
+    async def until(self, check: Any, within: float) -> None:
+        async with asyncio.timeout(within):
+            while not check():
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def talk(self, others: list[int], rate: float, size: int) -> None:
+        """RATE times a second: one candidate to each other member, stamped with the send time."""
+        assert self.ws is not None
+        load = self.load
+        port = random.randint(30000, 60000)
+        tail = f" 1 udp 2122260223 127.0.0.1 {port} typ host generation 0 ufrag abcd network-id 1"
+        tail = (tail * (size // len(tail) + 1))[:size]
+        head = [
+            f'{{"type": "signal", "to": {to}, "candidate": {{"candidate": "candidate:'
+            for to in others
+        ]
+        rest = tail + '", "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "abcd"}}'
+        await load.start.wait()
+        await asyncio.sleep(random.random() / rate)
+        while time.perf_counter() < load.stop_at:
+            stamp = f"{time.perf_counter():.6f}"
+            for h in head:
+                await self.ws.send_str(h + stamp + rest)
+            if load.measure:
+                load.sent += len(head)
+            await asyncio.sleep(1 / rate)
+
+    async def greet(self, others: list[int]) -> None:
+        """One candidate to each other member, outside the measurement (warm-up)."""
+        assert self.ws is not None
+        for to in others:
+            candidate = {"candidate": "candidate:0 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}
+            await self.ws.send_str(json.dumps({"type": "signal", "to": to, "candidate": candidate}))
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+async def fill_room(
+    base: str, seats: RoomSeats, sessions: list[aiohttp.ClientSession], load: Load
+) -> list[Member]:
+    """The mediator joins, the parties knock, the mediator admits them all; returns once every
+    member is told of every other (so the server would relay between any two)."""
+    members = [Member(s, load) for s in sessions]
+    mediator, parties = members[0], members[1:]
+    await mediator.join(base, seats.room_id)
+    await asyncio.gather(*(p.join(base, seats.room_id) for p in parties))
+    ids = {p.me for p in parties}
+    await mediator.until(lambda: set(mediator.lobby) >= ids, 30)
+    assert mediator.ws is not None
+    for p in parties:
+        await mediator.ws.send_str(json.dumps({"type": "admit", "member": p.me}))
+    everyone = {m.me for m in members}
+    await asyncio.gather(
+        *(m.until(lambda m=m: m.visible == everyone - {m.me}, 30) for m in members)
+    )
+    return members
+
+
+async def product(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    rooms = args.conns // args.room
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
+        var_dir=tmp / "var",
+        run_worker=False,
+        base_url=base,
+        session_hours=2,
+    )
+    seats = await prepare(settings, rooms + 1, args.room)  # one more room to warm up the server
+    server = Server(settings, port, tmp / "server.log")
+    load = Load()
+    connector = aiohttp.TCPConnector(limit=0)
+    sessions: list[aiohttp.ClientSession] = []
+
+    def browser(token: str) -> aiohttp.ClientSession:
+        sess = aiohttp.ClientSession(
+            connector=connector, connector_owner=False, cookies={"msid": token}
+        )
+        sessions.append(sess)
+        return sess
+
+    try:
+        async with aiohttp.ClientSession(connector=connector, connector_owner=False) as plain:
+            await wait_ready(plain, base, server)
+        async with asyncio.timeout(SETUP_TIMEOUT):
+            # Warm-up: one room through join, admit, a signal each and leave (first-use costs:
+            # SQL compilation, imports), so the idle figure is the server's, not its cold start.
+            warm = seats.pop()
+            members = await fill_room(base, warm, [browser(t) for t in warm.tokens], load)
+            for m in members:
+                await m.greet([o.me for o in members if o is not m])
+            await asyncio.gather(*(m.close() for m in members))
+            await asyncio.sleep(0.5)
+            idle = server.stats()
+            t0 = time.perf_counter()
+            rooms_of_members = await asyncio.gather(
+                *(fill_room(base, s, [browser(t) for t in s.tokens], load) for s in seats)
+            )
+            join_s = time.perf_counter() - t0
+        everyone = [m for room in rooms_of_members for m in room]
+        joined = server.stats()
+        tasks = [
+            asyncio.ensure_future(m.talk([o.me for o in room if o is not m], args.rate, args.size))
+            for room in rooms_of_members
+            for m in room
+        ]
+        load.stop_at = time.perf_counter() + args.duration
+        load.start.set()
+        await asyncio.sleep(1.0)
+        load.measure = True
+        await asyncio.sleep(args.duration - 1.0)
+        load.measure = False
+        done = server.stats()
+        await asyncio.gather(*tasks)
+        await asyncio.sleep(0.5)
+        await asyncio.gather(*(m.close() for m in everyone))
+    finally:
+        for sess in sessions:
+            await sess.close()
+        await connector.close()
+        server.stop()
+
+    lat = sorted(load.latencies)
+    n = len(lat)
+    q = lambda p: round(lat[min(n - 1, int(p * n))] * 1000, 2) if n else None  # noqa: E731
+    window = args.duration - 1.0
+    conns = len(everyone)
+    return {
+        "product": "rooms signaling (python -m app serve, SQLite, in-process bus)",
+        "conns": conns,
+        "room": args.room,
+        "msgs_in_per_s": round(conns * args.rate * (args.room - 1)),
+        "deliveries_per_s": round(n / window),
+        "delivered_pct": round(100 * n / load.sent, 1) if load.sent else None,
+        "p50_ms": q(0.5),
+        "p99_ms": q(0.99),
+        "server_cpu_pct": round((done["cpu_s"] - joined["cpu_s"]) / window * 100),
+        "server_kb_per_conn": round((joined["rss_kb"] - idle["rss_kb"]) / conns, 1),
+        "join_all_s": round(join_s, 2),
+        "errors": dict(load.errors),
+        "unexpected_closes": {str(k): v for k, v in load.closes.items()},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--conns", type=int, default=200)
+    ap.add_argument("--room", type=int, default=4, help="members per room (1 mediator + parties)")
+    ap.add_argument("--rate", type=float, default=1.0, help="signals per second per member pair")
+    ap.add_argument("--size", type=int, default=200, help="candidate string bytes")
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--write", action="store_true", help="append the result to bench/results.md")
+    args = ap.parse_args()
+    limits = Limits()
+    per_socket = args.rate * (args.room - 1)
+    if per_socket > limits.rate * 0.8:
+        ap.error(f"{per_socket:g} signals/s per socket is near the limit ({limits.rate:g}/s)")
+    if args.size > MAX_CANDIDATE - 40:
+        ap.error(f"--size must leave room for the time stamp (candidate ≤ {MAX_CANDIDATE})")
+    if args.room < 2 or args.conns < args.room or args.duration <= 1:
+        ap.error("need --room ≥ 2, --conns ≥ --room and --duration > 1")
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    floor_result = floor(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        product_result = asyncio.run(product(args, Path(tmp)))
+    ratio = {
+        "deliveries_per_s": round(
+            product_result["deliveries_per_s"] / floor_result["deliveries_per_s"], 2
+        ),
+        "p50": round(product_result["p50_ms"] / floor_result["p50_ms"], 2),
+        "p99": round(product_result["p99_ms"] / floor_result["p99_ms"], 2),
+        "kb_per_conn": round(
+            product_result["server_kb_per_conn"] / floor_result["server_kb_per_conn"], 2
+        ),
+    }
+    result = {
+        "bench": "room signaling relay",
+        "rate_limit": f"{limits.rate:g}/s, burst {limits.burst:g} per socket",
+        "load_per_socket": f"{per_socket:g}/s",
+        "floor": floor_result,
+        "product": product_result,
+        "ratio": ratio,
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "date": date.today().isoformat(),
+    }
+    print(json.dumps(result, ensure_ascii=False))
+    if args.write:
+        results = ROOT / "bench" / "results.md"
+        fresh = not results.exists()
+        with results.open("a", encoding="utf-8") as out:
+            if fresh:
+                out.write(RESULTS_HEADER)
+            out.write(
+                f"| {result['date']} | signaling {product_result['conns']} conns/rooms of "
+                f"{args.room}, {args.rate:g}/s | {product_result['deliveries_per_s']} deliv/s, "
+                f"p99 {product_result['p99_ms']} ms | floor {floor_result['deliveries_per_s']} "
+                f"deliv/s, p99 {floor_result['p99_ms']} ms | ×{ratio['deliveries_per_s']} "
+                f"deliv/s, ×{ratio['p99']} p99 | p50 {product_result['p50_ms']} ms "
+                f"(floor {floor_result['p50_ms']}), {product_result['server_kb_per_conn']} KB/conn "
+                f"(floor {floor_result['server_kb_per_conn']}), CPU "
+                f"{product_result['server_cpu_pct']} % (floor {floor_result['server_cpu_pct']}) |\n"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -14,10 +14,8 @@ from app.auth import issue_party_link
 from app.db import utcnow
 from app.i18n import format_datetime, translate
 from app.models import Case, Organization, Party, PartyLink
-from app.notify import send_sms
+from app.notify import SMS_LOCALE, send_sms
 from app.settings import Settings
-
-SMS_LOCALE = "zh_CN"  # the SMS goes to a citizen's phone; Chinese first
 
 
 @dataclass(frozen=True)

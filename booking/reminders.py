@@ -8,11 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from app.db import transaction
-from app.i18n import format_datetime, translate
+from app.i18n import format_datetime
 from app.jobs import register
 from app.models import Case, StaffUser
-from app.notify import send_sms
-from app.services import parties_of
+from app.notify import notify_parties
 from booking.invitations import SMS_LOCALE
 from booking.models import Appointment
 
@@ -26,16 +25,14 @@ async def send_reminder(app: web.Application, payload: dict[str, Any]) -> None:
         mediator = await db.get(StaffUser, appointment.staff_id)
         if case is None or mediator is None:
             return
-        for party in await parties_of(db, case.id):
-            body = translate(
-                "Reminder: your mediation (case {number}) is on {time} with mediator "
-                "{mediator}. Join with the link from our earlier SMS.",
-                SMS_LOCALE,
-                number=case.number or case.id,
-                time=format_datetime(appointment.starts_at, SMS_LOCALE),
-                mediator=mediator.display_name,
-            )
-            await send_sms(db, party.phone, body, case.id)
+        await notify_parties(
+            db,
+            case,
+            "Reminder: your mediation (case {number}) is on {time} with mediator "
+            "{mediator}. Join with the link from our earlier SMS.",
+            time=format_datetime(appointment.starts_at, SMS_LOCALE),
+            mediator=mediator.display_name,
+        )
 
 
 def setup(app: web.Application) -> None:

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.i18n import N_, format_datetime, translate
+from app.i18n import N_, format_datetime
 from app.jobs import enqueue
 from app.models import Case, Organization, Party, StaffUser
-from app.notify import send_sms
+from app.notify import notify_parties
 from app.policy import load_case, org_subtree, require_case_staff
 from app.services import parties_of, record_event
 from app.settings import Settings
@@ -224,15 +224,13 @@ async def do_cancel(
         principal.key,
         {"appointment_id": appointment.id, "starts_at": appointment.starts_at.isoformat()},
     )
-    for party in await parties_of(db, case.id):
-        body = translate(
-            "Case {number}: the mediation on {time} is cancelled. "
-            "The mediation centre will contact you about a new time.",
-            SMS_LOCALE,
-            number=case.number or case.id,
-            time=format_datetime(appointment.starts_at, SMS_LOCALE),
-        )
-        await send_sms(db, party.phone, body, case.id)
+    await notify_parties(
+        db,
+        case,
+        "Case {number}: the mediation on {time} is cancelled. "
+        "The mediation centre will contact you about a new time.",
+        time=format_datetime(appointment.starts_at, SMS_LOCALE),
+    )
 
 
 async def check_reissue(

@@ -17,7 +17,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, UserError
 from app.i18n import N_, translate
 from app.models import Case, Organization, Party, StaffUser
-from app.notify import send_sms
+from app.notify import notify_parties, send_sms
 from app.services import parties_of, record_event
 from documents.models import Agreement, CourtFiling
 from documents.services import require_mediator
@@ -149,8 +149,7 @@ async def do_decide(
         if decision == "confirmed"
         else N_("The court dismissed the confirmation application of case {number}.")
     )
-    for party in await parties_of(db, case.id):
-        await send_sms(db, party.phone, translate(message, "zh_CN", number=case.number), case.id)
+    await notify_parties(db, case, message)
     return filing
 
 

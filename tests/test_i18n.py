@@ -21,6 +21,7 @@ ERROR_CLASSES = (
 )
 PY_KEYWORDS = {name: None for name in ("_", "gettext", "N_", "translate", *ERROR_CLASSES)}
 PY_KEYWORDS["ngettext"] = (1, 2)  # type: ignore[assignment]
+PY_KEYWORDS["notify_parties"] = (3,)  # type: ignore[assignment]  # (db, case, message, ...)
 JINJA_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
 
 

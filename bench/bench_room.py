@@ -33,28 +33,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.auth import issue_party_link  # noqa: E402
-from app.db import make_engine, transaction  # noqa: E402
-from app.demo import seed_demo  # noqa: E402
-from app.factory import create_app  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.models import Organization, Party, StaffUser  # noqa: E402
-from app.services import ApplicationInput, PartyInput, do_submit_application  # noqa: E402
-from app.settings import Settings, settings_key  # noqa: E402
+from app.models import Case, Party, StaffUser  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from bench.bench_signaling import Server, free_port, wait_ready  # noqa: E402
+from bench.cases import demo_cases  # noqa: E402
 from tests.browsers import CHROMIUM, log_in  # noqa: E402
 
 FLOOR = ROOT.parent / "shared" / "bench" / "floor_webrtc_loopback.py"
@@ -117,49 +112,13 @@ class Seat:
 
 
 async def prepare(settings: Settings, cases: int, parties: int) -> list[Seat]:
-    """Migrates the database, seeds the demo staff and creates CASES cases assigned to the demo
-    mediator, with PARTIES parties each and a fresh link per party."""
-    engine = make_engine(settings.database_url)
-    await upgrade(engine)
-    await engine.dispose()
-    app = create_app(replace(settings, log_level="ERROR"))  # quiet: a dev seal key is made
-    runner = web.AppRunner(app)
-    await runner.setup()  # the app's database context, without serving
-    try:
-        await seed_demo(app)
-        seats = []
-        async with transaction(app) as db:
-            town = await db.scalar(select(Organization).where(Organization.tier == "town"))
-            mediator = await db.scalar(select(StaffUser).where(StaffUser.username == "mediator"))
-            assert town is not None and mediator is not None
-            for i in range(cases):
-                people = tuple(
-                    PartyInput(
-                        role,
-                        name,
-                        f"139{i:04d}{p:04d}",
-                        "320584198503150023",
-                        "江苏省苏州市吴江区松陵街道联杨村12号",
-                    )
-                    for p, (role, name) in enumerate(
-                        [("applicant", "王秀兰"), ("respondent", "李建国")][:parties]
-                    )
-                )
-                case = await do_submit_application(
-                    db,
-                    app[settings_key],
-                    ApplicationInput(town.id, "neighbour", f"基准测试案件 {i}", people),
-                )
-                case.mediator_id = mediator.id  # what booking does when a mediator is assigned
-                links = []
-                for party in await db.scalars(
-                    select(Party).where(Party.case_id == case.id).order_by(Party.id)
-                ):
-                    links.append(f"/p/{await issue_party_link(db, party.id, days=1)}")
-                seats.append(Seat(case.id, links))
-        return seats
-    finally:
-        await runner.cleanup()
+    """CASES cases assigned to the demo mediator, PARTIES parties each, a fresh link per party."""
+
+    async def seat(db: AsyncSession, case: Case, people: list[Party], _mediator: StaffUser) -> Seat:
+        links = [f"/p/{await issue_party_link(db, party.id, days=1)}" for party in people]
+        return Seat(case.id, links)
+
+    return await demo_cases(settings, cases, parties, seat)
 
 
 async def enter_room(page: Page) -> None:

@@ -35,26 +35,21 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.auth import open_session  # noqa: E402
-from app.db import make_engine, transaction  # noqa: E402
-from app.demo import seed_demo  # noqa: E402
-from app.factory import create_app  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.models import Organization, Party, StaffUser  # noqa: E402
-from app.services import ApplicationInput, PartyInput, do_submit_application  # noqa: E402
-from app.settings import Settings, settings_key  # noqa: E402
+from app.models import Case, Party, StaffUser  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from bench.cases import demo_cases  # noqa: E402
 from rooms.models import Room  # noqa: E402
 from rooms.protocol import MAX_CANDIDATE  # noqa: E402
 from rooms.signaling import Limits  # noqa: E402
@@ -62,7 +57,6 @@ from rooms.signaling import Limits  # noqa: E402
 FLOOR = ROOT.parent / "shared" / "bench" / "floor_ws_relay.py"
 SIGNAL_PREFIX = '{"type": "signal"'  # how the server serialises a relayed signal (json.dumps)
 STAMP = '"candidate": "candidate:'
-PARTY_NAMES = ("王秀兰", "李建国", "张桂英", "赵志强", "孙丽娟", "周明", "吴芳", "郑伟")
 SETUP_TIMEOUT = 120.0
 RESULTS_HEADER = "| date | bench | product | floor | ratio | notes |\n|---|---|---|---|---|---|\n"
 
@@ -95,52 +89,21 @@ class RoomSeats:
 
 
 async def prepare(settings: Settings, rooms: int, size: int) -> list[RoomSeats]:
-    """Migrates the database and creates ROOMS cases with a mediator and SIZE-1 parties each,
-    an open room per case and a session per member (as logging in and party links would)."""
-    engine = make_engine(settings.database_url)
-    await upgrade(engine)
-    await engine.dispose()
-    app = create_app(replace(settings, log_level="ERROR"))  # quiet: a dev seal key is made
-    runner = web.AppRunner(app)
-    await runner.setup()  # the app's database context, without serving
-    try:
-        await seed_demo(app)
-        seats = []
-        async with transaction(app) as db:
-            town = await db.scalar(select(Organization).where(Organization.tier == "town"))
-            mediator = await db.scalar(select(StaffUser).where(StaffUser.username == "mediator"))
-            assert town is not None and mediator is not None
-            for i in range(rooms):
-                parties = tuple(
-                    PartyInput(
-                        "applicant" if p == 0 else "respondent",
-                        PARTY_NAMES[p % len(PARTY_NAMES)],
-                        f"139{i:04d}{p:04d}",
-                        "320584198503150023",
-                        "江苏省苏州市吴江区松陵街道联杨村12号",
-                    )
-                    for p in range(size - 1)
-                )
-                case = await do_submit_application(
-                    db,
-                    app[settings_key],
-                    ApplicationInput(town.id, "neighbour", f"基准测试案件 {i}", parties),
-                )
-                case.mediator_id = mediator.id  # what booking does when a mediator is assigned
-                room = Room(case_id=case.id, state="open")
-                db.add(room)
-                await db.flush()
-                tokens = [
-                    await open_session(db, kind="staff", hours=2, staff_id=mediator.id),
-                ]
-                for party in await db.scalars(
-                    select(Party).where(Party.case_id == case.id).order_by(Party.id)
-                ):
-                    tokens.append(await open_session(db, kind="party", hours=2, party_id=party.id))
-                seats.append(RoomSeats(room.id, tokens))
-        return seats
-    finally:
-        await runner.cleanup()
+    """ROOMS cases with a mediator and SIZE-1 parties each, an open room per case and a session
+    per member (as logging in and party links would)."""
+
+    async def seat(
+        db: AsyncSession, case: Case, parties: list[Party], mediator: StaffUser
+    ) -> RoomSeats:
+        room = Room(case_id=case.id, state="open")
+        db.add(room)
+        await db.flush()
+        tokens = [await open_session(db, kind="staff", hours=2, staff_id=mediator.id)]
+        for party in parties:
+            tokens.append(await open_session(db, kind="party", hours=2, party_id=party.id))
+        return RoomSeats(room.id, tokens)
+
+    return await demo_cases(settings, rooms, size - 1, seat)
 
 
 # --- the server process -----------------------------------------------------------------------

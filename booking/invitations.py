@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import issue_party_link
 from app.db import utcnow
-from app.i18n import format_datetime, translate
+from app.i18n import N_, format_datetime, translate
 from app.models import Case, Organization, Party, PartyLink
 from app.notify import SMS_LOCALE, send_sms
 from app.settings import Settings
@@ -54,6 +54,27 @@ async def _org_name(db: AsyncSession, case: Case) -> str:
     return org.name if org else ""
 
 
+async def _send_links(
+    db: AsyncSession,
+    settings: Settings,
+    case: Case,
+    parties: list[Party],
+    message: str,
+    **params: object,
+) -> list[Invitation]:
+    """A fresh link per party, texted with `message` ({org}, {number}, {link} and `params`)."""
+    org = await _org_name(db, case)
+    invitations = []
+    for party in parties:
+        url = await _fresh_link(db, settings, party)
+        body = translate(
+            message, SMS_LOCALE, org=org, number=case.number or case.id, link=url, **params
+        )
+        await send_sms(db, party.phone, body, case.id)
+        invitations.append(Invitation(party, url))
+    return invitations
+
+
 async def invite_to_appointment(
     db: AsyncSession,
     settings: Settings,
@@ -62,42 +83,30 @@ async def invite_to_appointment(
     starts_at: datetime,
     mediator_name: str,
 ) -> list[Invitation]:
-    org = await _org_name(db, case)
-    invitations = []
-    for party in parties:
-        url = await _fresh_link(db, settings, party)
-        body = translate(
+    return await _send_links(
+        db,
+        settings,
+        case,
+        parties,
+        N_(
             "[{org}] Your mediation (case {number}) is on {time} with mediator {mediator}. "
-            "Open {link} on your phone to join; no app is needed.",
-            SMS_LOCALE,
-            org=org,
-            number=case.number or case.id,
-            time=format_datetime(starts_at, SMS_LOCALE),
-            mediator=mediator_name,
-            link=url,
-        )
-        await send_sms(db, party.phone, body, case.id)
-        invitations.append(Invitation(party, url))
-    return invitations
+            "Open {link} on your phone to join; no app is needed."
+        ),
+        time=format_datetime(starts_at, SMS_LOCALE),
+        mediator=mediator_name,
+    )
 
 
 async def reissue(
     db: AsyncSession, settings: Settings, case: Case, parties: list[Party]
 ) -> list[Invitation]:
-    org = await _org_name(db, case)
-    invitations = []
-    for party in parties:
-        url = await _fresh_link(db, settings, party)
-        body = translate(
-            "[{org}] Your new link for case {number}: {link} . Earlier links no longer work.",
-            SMS_LOCALE,
-            org=org,
-            number=case.number or case.id,
-            link=url,
-        )
-        await send_sms(db, party.phone, body, case.id)
-        invitations.append(Invitation(party, url))
-    return invitations
+    return await _send_links(
+        db,
+        settings,
+        case,
+        parties,
+        N_("[{org}] Your new link for case {number}: {link} . Earlier links no longer work."),
+    )
 
 
 async def link_status(db: AsyncSession, parties: list[Party]) -> list[LinkStatus]:

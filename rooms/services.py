@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -151,28 +152,32 @@ async def _actor(db: AsyncSession, room_id: int, actor_id: int) -> MemberState:
     return state_of(row)
 
 
-async def do_admit(db: AsyncSession, room_id: int, actor_id: int, member_id: int) -> MemberState:
+async def _decide(
+    db: AsyncSession,
+    room_id: int,
+    actor_id: int,
+    member_id: int,
+    check: Callable[[MemberState, MemberState | None], str | None],
+    admission: str,
+) -> MemberState:
+    """Admit or remove: the mediator's decision on one member, sent back to the main room."""
     actor = await _actor(db, room_id, actor_id)
     row = await _target(db, room_id, member_id)
-    problem = policy.check_admit(actor, state_of(row) if row else None)
+    problem = check(actor, state_of(row) if row else None)
     if problem:
         raise RoomError(problem)
     assert row is not None
-    row.admission, row.subroom = "admitted", policy.MAIN
+    row.admission, row.subroom = admission, policy.MAIN
     await db.flush()
     return state_of(row)
+
+
+async def do_admit(db: AsyncSession, room_id: int, actor_id: int, member_id: int) -> MemberState:
+    return await _decide(db, room_id, actor_id, member_id, policy.check_admit, "admitted")
 
 
 async def do_remove(db: AsyncSession, room_id: int, actor_id: int, member_id: int) -> MemberState:
-    actor = await _actor(db, room_id, actor_id)
-    row = await _target(db, room_id, member_id)
-    problem = policy.check_remove(actor, state_of(row) if row else None)
-    if problem:
-        raise RoomError(problem)
-    assert row is not None
-    row.admission, row.subroom = "removed", policy.MAIN
-    await db.flush()
-    return state_of(row)
+    return await _decide(db, room_id, actor_id, member_id, policy.check_remove, "removed")
 
 
 async def do_move(

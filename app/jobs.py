@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import sessionmaker_key, transaction, utcnow
+from app.db import transaction, utcnow
 from app.models import Job
 
 log = logging.getLogger("app.jobs")
@@ -92,8 +92,3 @@ async def worker_loop(app: web.Application, interval: float = 1.0) -> None:
         except Exception:
             log.exception("job worker iteration failed")
         await asyncio.sleep(interval)
-
-
-async def dead_jobs(app: web.Application) -> list[Job]:
-    async with app[sessionmaker_key]() as db:
-        return list(await db.scalars(select(Job).where(Job.status == "dead")))

@@ -3,7 +3,7 @@ in the database; these English labels are the message ids the catalogues transla
 
 from __future__ import annotations
 
-from app.i18n import N_, gettext
+from app.i18n import N_, gettext, translate
 
 LABELS: dict[str, dict[str, str]] = {
     "status": {
@@ -74,9 +74,12 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def label(kind: str, code: str | None) -> str:
-    """The translated label of a stored code; the code itself if unknown."""
+def label(kind: str, code: str | None, locale: str | None = None) -> str:
+    """The translated label of a stored code (in the request's locale unless one is given);
+    the code itself if unknown."""
     if code is None:
         return ""
     message = LABELS.get(kind, {}).get(code)
-    return gettext(message) if message else code
+    if message is None:
+        return code
+    return translate(message, locale) if locale else gettext(message)

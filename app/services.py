@@ -185,10 +185,6 @@ async def record_event(
     db.add(CaseEvent(case_id=case_id, kind=kind, actor=actor, data=data or {}, public=public))
 
 
-async def set_status(db: AsyncSession, case: Case, status: str) -> None:
-    case.status = status
-
-
 async def timeline(db: AsyncSession, case_id: int, *, public_only: bool) -> list[CaseEvent]:
     query = select(CaseEvent).where(CaseEvent.case_id == case_id)
     if public_only:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app.db import sessionmaker_key, transaction
 from app.errors import Conflict, NotFound
 from app.factory_keys import executor_key
-from app.i18n import N_, translate
+from app.i18n import N_
 from app.labels import label
 from app.settings import settings_key
 from documents.models import Agreement, SealedPdf, Signature
@@ -50,16 +50,6 @@ def verify_url(app: web.Application, agreement: Agreement) -> str:
     return f"{app[settings_key].base_url}/verify/{agreement.version_hash}"
 
 
-def _zh(kind: str, code: str) -> str:
-    return translate(label_msgid(kind, code), "zh_CN")
-
-
-def label_msgid(kind: str, code: str) -> str:
-    from app.labels import LABELS
-
-    return LABELS.get(kind, {}).get(code, code)
-
-
 def agreement_doc(
     app: web.Application, agreement: Agreement, signatures: dict[str, Signature]
 ) -> AgreementDoc:
@@ -70,7 +60,7 @@ def agreement_doc(
         lines.append(
             PartyLine(
                 name=party["name"],
-                role=_zh("role", party["role"]),
+                role=label("role", party["role"], "zh_CN"),
                 id_masked=party["id_masked"],
                 phone_masked=party["phone_masked"],
                 address=party["address"],
@@ -83,7 +73,7 @@ def agreement_doc(
     return AgreementDoc(
         org_name=content["organization"],
         case_number=content["case"]["number"] or "",
-        dispute_type=_zh("dispute", content["case"]["dispute_type"]),
+        dispute_type=label("dispute", content["case"]["dispute_type"], "zh_CN"),
         parties=tuple(lines),
         facts=content["facts"],
         terms="\n".join(content["terms"]),
@@ -162,6 +152,3 @@ async def check_seal(app: web.Application, pdf: bytes) -> SealCheck:
 
 async def seal_job(app: web.Application, payload: dict[str, Any]) -> None:
     await sealed_pdf(app, int(payload["agreement_id"]))
-
-
-__all__ = ["label"]

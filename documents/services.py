@@ -19,7 +19,7 @@ from app.errors import Conflict, PermissionDenied, UserError, ValidationFailed
 from app.i18n import N_, SHANGHAI
 from app.identity import mask_phone
 from app.jobs import enqueue
-from app.models import Case, Organization, Party, StaffUser
+from app.models import Case, Organization, StaffUser
 from app.services import parties_of, record_event
 from documents.models import Agreement, Signature
 
@@ -215,7 +215,3 @@ async def _take_effect(db: AsyncSession, agreement: Agreement) -> None:
 async def signatures_of(db: AsyncSession, agreement_id: int) -> dict[str, Signature]:
     rows = await db.scalars(select(Signature).where(Signature.agreement_id == agreement_id))
     return {row.signer: row for row in rows}
-
-
-async def party_of(db: AsyncSession, party_id: int) -> Party | None:
-    return await db.get(Party, party_id)

@@ -22,7 +22,7 @@ test: $(VENV)/.installed-dev system-packages system-packages-test
 	$(VENV)/bin/pytest -q -ra
 
 $(VENV)/bin/python:
-	python3 -m venv $(VENV)
+	python3 -m venv $(VENV) || { sh .ci/apt-ensure python3-venv && rm -rf $(VENV) && python3 -m venv $(VENV); }
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python

@@ -10,6 +10,9 @@ TEST_DEBS := chromium poppler-utils
 
 .PHONY: run test lint typecheck pytest system-packages system-packages-test clean
 
+# The demo runs in development mode: its secrets are public, and the outbox shows SMS links.
+run: export MEDIATION_MODE := development
+run: export MEDIATION_OUTBOX_SHOWS_LINKS := true
 run: $(VENV)/.installed system-packages
 	$(PY) -m app migrate
 	$(PY) -m app seed-demo

@@ -58,3 +58,19 @@ class Conflict(DomainError):
 class Gone(DomainError):
     status = 410
     code = "gone"
+
+
+class TooManyRequests(DomainError):
+    """Throttled; `retry_after` seconds until the next attempt may succeed (Retry-After)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, **params: object) -> None:
+        super().__init__(message, **params)
+        self.retry_after = max(1, int(retry_after))
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "unavailable"

@@ -10,7 +10,7 @@ from aiohttp.typedefs import Handler
 
 from app import auth, i18n
 from app.db import sessionmaker_key
-from app.errors import DomainError, NotAuthenticated, ValidationFailed
+from app.errors import DomainError, NotAuthenticated, TooManyRequests, ValidationFailed
 from app.i18n import N_
 from app.rendering import render
 from app.security import check_csrf
@@ -96,16 +96,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _domain_error_response(request: web.Request, error: DomainError) -> web.StreamResponse:
+    response: web.StreamResponse
     if wants_json(request):
-        return web.json_response(error_body(error), status=error.status)
-    if isinstance(error, NotAuthenticated) and request.method == "GET":
+        response = web.json_response(error_body(error), status=error.status)
+    elif isinstance(error, NotAuthenticated) and request.method == "GET":
         raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
-    return render(
-        request,
-        "app/error.html",
-        {"error": error_body(error), "status": error.status},
-        status=error.status,
-    )
+    else:
+        response = render(
+            request,
+            "app/error.html",
+            {"error": error_body(error), "status": error.status},
+            status=error.status,
+        )
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 MIDDLEWARES = (error_middleware, locale_middleware, identity_middleware)

@@ -62,6 +62,8 @@ class WebSession(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
+    # The capability link a party session was opened with: reissuing the link revokes it.
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("party_links.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -95,6 +97,16 @@ class Case(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseSequence(Base):
+    """The last case number given per organisation and year. Registration increments it under
+    the row's lock, so numbers are unique and gap-free however many coordinators register."""
+
+    __tablename__ = "case_sequences"
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Party(Base):
@@ -160,6 +172,8 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # A claim is a lease: a job still `running` after this instant is claimed again.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -172,4 +186,17 @@ class Message(Base):
     recipient: Mapped[str] = mapped_column(String(128))
     body: Mapped[str] = mapped_column(Text)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # The sender's idempotency key: a retried delivery of the same message is recorded once.
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThrottleCounter(Base):
+    """Attempts per key (login name, client address) in one fixed time window, shared by every
+    app process through the database when Redis is not configured."""
+
+    __tablename__ = "throttle_counters"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

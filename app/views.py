@@ -34,7 +34,7 @@ def _set_session_cookie(request: web.Request, response: web.StreamResponse, toke
         httponly=True,
         samesite="Lax",
         path="/",
-        secure=settings.cookie_secure,
+        secure=settings.https,
         max_age=settings.session_hours * 3600,
     )
 

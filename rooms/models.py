@@ -29,4 +29,7 @@ class RoomMember(Base):
     display_name: Mapped[str] = mapped_column(String(64))
     admission: Mapped[str] = mapped_column(String(16), default="waiting")  # or admitted, removed
     subroom: Mapped[str] = mapped_column(String(32), default="main")
+    # The browser session that was admitted: another session (a new link, another phone) of the
+    # same party knocks again instead of walking in.
+    web_session_id: Mapped[int | None] = mapped_column(ForeignKey("web_sessions.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -113,6 +113,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         run_worker=False,
         base_url="http://127.0.0.1:8080",
         session_hours=2,
+        mode="development",
     )
 
 

@@ -87,7 +87,14 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     if locale not in LOCALES:
         raise NotFound("The page you asked for does not exist.")
     response = web.HTTPSeeOther(_safe_next(request.query.get("next")))
-    response.set_cookie(LANG_COOKIE, locale, samesite="Lax", path="/", max_age=365 * 86400)
+    response.set_cookie(
+        LANG_COOKIE,
+        locale,
+        samesite="Lax",
+        path="/",
+        max_age=365 * 86400,
+        secure=request.app[settings_key].https,
+    )
     raise response
 
 

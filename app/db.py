@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -81,3 +82,32 @@ async def transaction(app: web.Application) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits on success, rolls back on any exception."""
     async with app[sessionmaker_key]() as session, session.begin():
         yield session
+
+
+def dialect_of(db: AsyncSession) -> str:
+    return db.get_bind().dialect.name
+
+
+async def lock_row(db: AsyncSession, model: type[Base], ident: int) -> None:
+    """Holds the row's write lock until the transaction ends, so a check made after this call
+    cannot be invalidated by a concurrent writer (READ COMMITTED would let two pass).
+
+    PostgreSQL locks the row. SQLite has one writer per database: a no-op write takes the
+    database's write lock now, and every read after it sees the latest commit.
+    """
+    (key,) = inspect(model).primary_key
+    if dialect_of(db) == "sqlite":
+        await db.execute(
+            update(model)
+            .where(key == ident)
+            .values({key.name: key})
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        await db.execute(select(key).where(key == ident).with_for_update())
+
+
+async def insert_if_missing(db: AsyncSession, model: type[Base], **values: Any) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: of two concurrent first inserts, one row results."""
+    insert = postgresql.insert if dialect_of(db) == "postgresql" else sqlite.insert
+    await db.execute(insert(model).values(**values).on_conflict_do_nothing())

@@ -7,19 +7,27 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.db import utcnow
+from app.db import insert_if_missing, lock_row, utcnow
 from app.errors import Conflict, ValidationFailed
 from app.forms import parse_id
 from app.i18n import N_, SHANGHAI
 from app.identity import id_digest, mask_id_number, normalize_id_number, normalize_phone
 from app.jobs import enqueue
 from app.labels import LABELS
-from app.models import COMPLEXITIES, RISKS, TIERS, Case, CaseEvent, Organization, Party
+from app.models import (
+    COMPLEXITIES,
+    RISKS,
+    TIERS,
+    Case,
+    CaseEvent,
+    CaseSequence,
+    Organization,
+    Party,
+)
 from app.settings import Settings
 
 DISPUTE_TYPES = LABELS["dispute"]
@@ -110,6 +118,21 @@ async def do_submit_application(
     return case
 
 
+async def next_case_seq(db: AsyncSession, org_id: int, year: int) -> int:
+    """The organisation's next number this year. The increment holds the counter row's lock until
+    the registration commits (or rolls back, giving the number back), so concurrent
+    registrations queue here for a moment and get unique, gap-free numbers."""
+    await insert_if_missing(db, CaseSequence, org_id=org_id, year=year, last_seq=0)
+    seq = await db.scalar(
+        update(CaseSequence)
+        .where(CaseSequence.org_id == org_id, CaseSequence.year == year)
+        .values(last_seq=CaseSequence.last_seq + 1)
+        .returning(CaseSequence.last_seq)
+    )
+    assert seq is not None
+    return int(seq)
+
+
 def case_number(year: int, short_name: str, seq: int) -> str:
     return f"（{year}）{short_name}矛调字第{seq:04d}号"
 
@@ -138,32 +161,18 @@ async def do_register(
     db: AsyncSession, settings: Settings, principal: Principal, case: Case, reg: Registration
 ) -> Case:
     """受理: give the case its number, tier, risk colour and deadline."""
+    # Two coordinators may register the same application at once: the row lock makes the second
+    # see the first one's registration and get a 409 instead of renumbering the case.
+    await lock_row(db, Case, case.id)
+    await db.refresh(case)
     if case.status != "applied":
         raise Conflict("This case has already been registered.")
     org = await db.get(Organization, case.org_id)
     assert org is not None
     now = utcnow()
     year = now.astimezone(SHANGHAI).year
-    # The unique (org, year, seq) key settles a race between two coordinators; retry once.
-    for _attempt in range(3):
-        seq = (
-            await db.scalar(
-                select(func.coalesce(func.max(Case.seq), 0)).where(
-                    Case.org_id == org.id, Case.year == year
-                )
-            )
-            or 0
-        ) + 1
-        try:
-            async with db.begin_nested():
-                case.year, case.seq = year, seq
-                case.number = case_number(year, org.short_name, seq)
-                await db.flush()
-            break
-        except IntegrityError:
-            continue
-    else:
-        raise Conflict("Could not number the case. Please try again.")
+    case.year, case.seq = year, await next_case_seq(db, org.id, year)
+    case.number = case_number(year, org.short_name, case.seq)
     case.risk, case.complexity, case.tier = reg.risk, reg.complexity, reg.tier
     case.status, case.registered_at = "registered", now
     case.deadline_at = now + timedelta(hours=settings.deadline_hours[reg.complexity])

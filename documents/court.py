@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +18,7 @@ from app.errors import Conflict, NotFound, PermissionDenied, UserError
 from app.i18n import N_, translate
 from app.models import Case, Organization, Party, StaffUser
 from app.notify import notify_parties, send_sms
-from app.services import parties_of, record_event
+from app.services import record_event
 from documents.models import Agreement, CourtFiling
 from documents.services import require_mediator
 
@@ -100,19 +100,24 @@ def require_clerk(principal: Principal) -> None:
 
 
 async def inbox(db: AsyncSession, principal: Principal) -> list[InboxItem]:
+    """The court's filings, undecided first: three statements whatever the page size."""
     require_clerk(principal)
-    filings = await db.scalars(
-        select(CourtFiling)
-        .where(CourtFiling.court_org_id == principal.org_id)
-        .order_by(CourtFiling.status != "filed", CourtFiling.filed_at.desc())
-        .limit(200)
-    )
-    items = []
-    for filing in filings:
-        case = await db.get(Case, filing.case_id)
-        assert case is not None
-        items.append(InboxItem(filing, case, await parties_of(db, case.id)))
-    return items
+    rows = (
+        await db.execute(
+            select(CourtFiling, Case)
+            .join(Case, Case.id == CourtFiling.case_id)
+            .where(CourtFiling.court_org_id == principal.org_id)
+            .order_by(CourtFiling.status != "filed", CourtFiling.filed_at.desc())
+            .limit(200)
+        )
+    ).all()
+    parties: dict[int, list[Party]] = {}
+    case_ids = {case.id for _filing, case in rows}
+    for party in await db.scalars(
+        select(Party).where(Party.case_id.in_(case_ids)).order_by(Party.id)
+    ):
+        parties.setdefault(party.case_id, []).append(party)
+    return [InboxItem(filing, case, parties.get(case.id, [])) for filing, case in rows]
 
 
 async def load_filing(db: AsyncSession, principal: Principal, filing_id: int) -> CourtFiling:
@@ -134,12 +139,21 @@ async def do_decide(
         raise UserError(N_("Please give the reason for dismissing."))
     if len(note) > 2000:
         raise UserError(N_("The note is too long (up to 2000 characters)."))
-    if filing.status != "filed":
-        raise Conflict(N_("This application has already been decided."))
     if principal.org_id != filing.court_org_id:
         raise PermissionDenied(N_("You are not allowed to do this."))
-    filing.status, filing.decided_by, filing.decided_at = decision, principal.key, utcnow()
-    filing.decision_note = note or None
+    # One ruling: of concurrent decisions only the first finds the filing undecided.
+    now = utcnow()
+    changed = await db.execute(
+        update(CourtFiling)
+        .where(CourtFiling.id == filing.id, CourtFiling.status == "filed")
+        .values(
+            status=decision, decided_by=principal.key, decided_at=now, decision_note=note or None
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(N_("This application has already been decided."))
+    await db.refresh(filing)
     case = await db.get(Case, filing.case_id)
     assert case is not None
     case.status = decision

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.db import utcnow
+from app.db import lock_row, utcnow
 from app.errors import Conflict, PermissionDenied, UserError, ValidationFailed
 from app.i18n import N_, SHANGHAI
 from app.identity import mask_phone
@@ -109,6 +109,10 @@ def require_mediator(principal: Principal, case: Case) -> None:
 async def do_draft(db: AsyncSession, principal: Principal, case: Case, draft: Draft) -> Agreement:
     """A new version; any earlier version (and every signature on it) becomes void."""
     require_mediator(principal, case)
+    # The case row's lock orders drafts and signatures of one case (always case first, then
+    # agreement): a signature cannot land on a version that a concurrent revision voids.
+    await lock_row(db, Case, case.id)
+    await db.refresh(case)
     if case.status not in ("scheduled", "agreement"):
         raise Conflict(N_("An agreement can only be drafted before it has been signed."))
     latest = await db.scalar(
@@ -172,39 +176,48 @@ async def do_sign(
 ) -> Signature:
     if principal.key not in signer_keys(agreement):
         raise PermissionDenied(N_("You are not a signatory of this agreement."))
+    # Signers of one agreement queue on the case row: under READ COMMITTED two last signers
+    # would each miss the other's signature and the agreement would never take effect.
+    await lock_row(db, Case, agreement.case_id)
+    await db.refresh(agreement)
     if agreement.status != "signing":
         raise Conflict(N_("This agreement can no longer be signed."))
     if shown_hash != agreement.version_hash:
         raise Conflict(N_("The agreement changed since you opened it. Please read it again."))
-    if await db.scalar(
-        select(Signature.id).where(
-            Signature.agreement_id == agreement.id, Signature.signer == principal.key
-        )
-    ):
+    signed = set(
+        await db.scalars(select(Signature.signer).where(Signature.agreement_id == agreement.id))
+    )
+    if principal.key in signed:
         raise Conflict(N_("You have already signed this agreement."))
-    image_hash = hashlib.sha256(png).hexdigest()
     signature = Signature(
         agreement_id=agreement.id,
         signer=principal.key,
         version_hash=agreement.version_hash,
         image_png=png,
-        evidence={**evidence, "image_sha256": image_hash},
+        evidence={**evidence, "image_sha256": hashlib.sha256(png).hexdigest()},
     )
     db.add(signature)
     await db.flush()
     await record_event(
         db, agreement.case_id, "agreement_signed", principal.key, {"version": agreement.version}
     )
-    signed = set(
-        await db.scalars(select(Signature.signer).where(Signature.agreement_id == agreement.id))
-    )
-    if signed >= set(signer_keys(agreement)):
+    if signed | {principal.key} >= set(signer_keys(agreement)):
         await _take_effect(db, agreement)
     return signature
 
 
 async def _take_effect(db: AsyncSession, agreement: Agreement) -> None:
-    agreement.status, agreement.effective_at = "effective", utcnow()
+    """Once: the conditional update lets exactly one transaction make it effective."""
+    now = utcnow()
+    changed = await db.execute(
+        update(Agreement)
+        .where(Agreement.id == agreement.id, Agreement.status == "signing")
+        .values(status="effective", effective_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    agreement.status, agreement.effective_at = "effective", now
     case = await db.get(Case, agreement.case_id)
     assert case is not None
     case.status = "signed"

@@ -1,0 +1,268 @@
+"""Things that must happen once, tried by concurrent clients against the real app on both
+databases: an agreement takes effect once whatever the signing order, a revision never crosses a
+last signature, and a court rules once. Also: the court inbox costs the same few statements
+whatever its length."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from sqlalchemy import event, func, select
+
+from app.auth import Principal, create_api_token
+from app.db import engine_key, sessionmaker_key, transaction
+from app.models import Case, CaseEvent, Job, Party
+from app.services import (
+    ApplicationInput,
+    PartyInput,
+    Registration,
+    do_register,
+    do_submit_application,
+)
+from app.settings import settings_key
+from documents import court, services
+from documents.models import Agreement, Signature
+from tests.documents.test_agreement_flow import draft_form, signature_body
+from tests.pdf_reading import signature_png
+from tests.people import csrf, login, open_party_session, post_form
+
+
+async def count(app: web.Application, model: object, *where: object) -> int:
+    async with app[sessionmaker_key]() as db:
+        query = select(func.count()).select_from(model)  # type: ignore[arg-type]
+        return int(await db.scalar(query.where(*where)) or 0)  # type: ignore[arg-type]
+
+
+def staff(demo: dict[str, int], username: str, role: str, org: str) -> Principal:
+    return Principal(
+        kind="staff", staff_id=demo[f"user:{username}"], role=role, org_id=demo[f"org:{org}"]
+    )
+
+
+async def scheduled(app: web.Application, demo: dict[str, int]) -> int:
+    """A new registered case of the town, assigned to the demo mediator."""
+    async with transaction(app) as db:
+        case = await do_submit_application(
+            db,
+            app[settings_key],
+            ApplicationInput(
+                org_id=demo["org:town"],
+                dispute_type="neighbour",
+                description="邻居装修拆除共用院墙，双方就重建费用发生争执。",
+                parties=(
+                    PartyInput("applicant", "王秀兰", "13912345678", "320584198503150023", ""),
+                    PartyInput("respondent", "李建国", "13787654321", "320584197901010013", ""),
+                ),
+            ),
+        )
+        await do_register(
+            db,
+            app[settings_key],
+            staff(demo, "coordinator", "coordinator", "town"),
+            case,
+            Registration("blue", "general", "town"),
+        )
+        case.mediator_id, case.status = demo["user:mediator"], "scheduled"
+        return case.id
+
+
+async def drafted(app: web.Application, demo: dict[str, int], case_id: int) -> Agreement:
+    async with transaction(app) as db:
+        case = await db.get(Case, case_id)
+        assert case is not None
+        return await services.do_draft(
+            db,
+            staff(demo, "mediator", "mediator", "town"),
+            case,
+            services.check_draft(draft_form()),
+        )
+
+
+async def signed_by(app: web.Application, agreement: Agreement, *principals: Principal) -> None:
+    for principal in principals:
+        async with transaction(app) as db:
+            row = await db.get(Agreement, agreement.id)
+            assert row is not None
+            await services.do_sign(db, principal, row, row.version_hash, signature_png(), {})
+
+
+async def party_principals(app: web.Application, case_id: int) -> list[Principal]:
+    async with app[sessionmaker_key]() as db:
+        parties = await db.scalars(select(Party).where(Party.case_id == case_id))
+        return [Principal(kind="party", party_id=p.id, case_id=case_id) for p in parties]
+
+
+async def sign_over_http(client, agreement: Agreement) -> int:
+    token = await csrf(client, f"/agreements/{agreement.id}")
+    response = await client.post(
+        f"/agreements/{agreement.id}/signatures",
+        json=signature_body(agreement.version_hash),
+        headers={"X-CSRF-Token": token, "Accept": "application/json"},
+    )
+    return response.status
+
+
+async def test_simultaneous_last_signers_make_it_effective_exactly_once(
+    app, client, new_client, demo
+) -> None:
+    await login(client, "mediator")
+    for _trial in range(4):
+        case_id = await scheduled(app, demo)
+        agreement = await drafted(app, demo, case_id)
+        applicant, respondent = await new_client(), await new_client()
+        await open_party_session(applicant, app, case_id, "applicant")
+        await open_party_session(respondent, app, case_id, "respondent")
+        statuses = await asyncio.gather(
+            *(sign_over_http(c, agreement) for c in (applicant, respondent, client))
+        )
+        assert statuses == [201, 201, 201]
+        async with app[sessionmaker_key]() as db:
+            row = await db.get(Agreement, agreement.id)
+            case = await db.get(Case, case_id)
+        assert row is not None and row.status == "effective" and row.effective_at is not None
+        assert case is not None and case.status == "signed"
+        assert await count(app, Signature, Signature.agreement_id == agreement.id) == 3
+        effective_events = await count(
+            app,
+            CaseEvent,
+            CaseEvent.case_id == case_id,
+            CaseEvent.kind == "agreement_effective",
+        )
+        assert effective_events == 1
+        seal_jobs = [
+            job
+            for job in await jobs(app, "seal_agreement")
+            if job.payload["agreement_id"] == agreement.id
+        ]
+        assert len(seal_jobs) == 1
+
+
+async def jobs(app: web.Application, kind: str) -> list[Job]:
+    async with app[sessionmaker_key]() as db:
+        return list(await db.scalars(select(Job).where(Job.kind == kind)))
+
+
+async def test_a_revision_and_the_last_signature_never_both_win(app, client, demo) -> None:
+    await login(client, "mediator")
+    for _trial in range(3):
+        case_id = await scheduled(app, demo)
+        agreement = await drafted(app, demo, case_id)
+        await signed_by(app, agreement, *await party_principals(app, case_id))
+        token = await csrf(client)
+        sign, revise = await asyncio.gather(
+            client.post(
+                f"/agreements/{agreement.id}/signatures",
+                json=signature_body(agreement.version_hash),
+                headers={"X-CSRF-Token": token, "Accept": "application/json"},
+            ),
+            client.post(
+                f"/cases/{case_id}/agreement",
+                data={**draft_form(performance="现金支付"), "_csrf": token},
+                allow_redirects=False,
+            ),
+        )
+        assert sorted((sign.status, revise.status)) in ([201, 409], [303, 409])
+        async with app[sessionmaker_key]() as db:
+            versions = list(await db.scalars(select(Agreement).where(Agreement.case_id == case_id)))
+        live = [a for a in versions if a.status != "void"]
+        assert len(live) == 1
+        if sign.status == 201:
+            assert live[0].id == agreement.id and live[0].status == "effective"
+        else:
+            assert live[0].version == 2 and live[0].status == "signing"
+
+
+async def filed(app: web.Application, demo: dict[str, int]) -> int:
+    case_id = await scheduled(app, demo)
+    agreement = await drafted(app, demo, case_id)
+    mediator = staff(demo, "mediator", "mediator", "town")
+    await signed_by(app, agreement, *await party_principals(app, case_id), mediator)
+    async with transaction(app) as db:
+        case = await db.get(Case, case_id)
+        row = await db.get(Agreement, agreement.id)
+        assert case is not None and row is not None
+        filing = await court.do_file(db, mediator, case, row, demo["org:court"])
+        return filing.id
+
+
+async def test_six_simultaneous_rulings_one_wins(app, client, demo) -> None:
+    filing_id = await filed(app, demo)
+    async with transaction(app) as db:
+        token = await create_api_token(db, demo["user:clerk"], "test")
+    headers = {"Authorization": f"Bearer {token}"}
+    sms_before = len(await jobs(app, "sms"))
+    bodies = [{"decision": "confirmed"}] * 3 + [{"decision": "dismissed", "note": "违反法律"}] * 3
+    responses = await asyncio.gather(
+        *(
+            client.post(f"/api/v1/court/filings/{filing_id}/decision", json=b, headers=headers)
+            for b in bodies
+        )
+    )
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] + [409] * 5, statuses
+    refused = [await r.json() for r in responses if r.status == 409]
+    assert all(body["error"] == "conflict" for body in refused)
+    assert refused[0]["messages"]["en"] == "This application has already been decided."
+    assert refused[0]["messages"]["zh_CN"] != refused[0]["messages"]["en"]
+    winner = await next(r for r in responses if r.status == 200).json()
+    async with app[sessionmaker_key]() as db:
+        kinds = list(
+            await db.scalars(
+                select(CaseEvent.kind).where(CaseEvent.kind.in_(("confirmed", "dismissed")))
+            )
+        )
+        case_status = await db.scalar(
+            select(Case.status).join(Agreement, Agreement.case_id == Case.id)
+        )
+    assert kinds == [winner["status"]] and case_status == winner["status"]
+    assert len(await jobs(app, "sms")) == sms_before + 2  # one SMS per party, once
+
+
+async def test_court_inbox_costs_the_same_statements_for_one_or_many(app, client, demo) -> None:
+    async with transaction(app) as db:
+        token = await create_api_token(db, demo["user:clerk"], "test")
+    headers = {"Authorization": f"Bearer {token}"}
+    statements: list[str] = []
+
+    def counted(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    async def inbox_statements() -> tuple[int, int]:
+        statements.clear()
+        response = await client.get("/api/v1/court/inbox", headers=headers)
+        assert response.status == 200
+        return len(statements), len((await response.json())["filings"])
+
+    engine = app[engine_key].sync_engine
+    await filed(app, demo)
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        one = await inbox_statements()
+        event.remove(engine, "before_cursor_execute", counted)
+        for _ in range(4):
+            await filed(app, demo)
+        event.listen(engine, "before_cursor_execute", counted)
+        many = await inbox_statements()
+    finally:
+        if event.contains(engine, "before_cursor_execute", counted):
+            event.remove(engine, "before_cursor_execute", counted)
+    assert one[1] == 1 and many[1] == 5
+    assert one[0] == many[0], (one, many)
+
+
+async def test_mediator_page_flow_still_files_once(app, client, demo) -> None:
+    """The HTML form path: filing twice answers 409 the second time."""
+    case_id = await scheduled(app, demo)
+    agreement = await drafted(app, demo, case_id)
+    await signed_by(
+        app,
+        agreement,
+        *await party_principals(app, case_id),
+        staff(demo, "mediator", "mediator", "town"),
+    )
+    await login(client, "mediator")
+    form = {"court_org_id": str(demo["org:court"])}
+    first = await post_form(client, f"/cases/{case_id}/filing", form, allow_redirects=False)
+    second = await post_form(client, f"/cases/{case_id}/filing", form, allow_redirects=False)
+    assert (first.status, second.status) == (303, 409)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.errors import Gone, NotAuthenticated, PermissionDenied
 from app.models import ApiToken, Party, PartyLink, StaffUser, WebSession
+from app.revocation import Revoked
 from app.tokens import new_token, token_hash
 
 SESSION_COOKIE = "msid"
@@ -85,6 +86,7 @@ async def open_session(
     hours: int,
     staff_id: int | None = None,
     party_id: int | None = None,
+    link_id: int | None = None,
 ) -> str:
     token = new_token()
     db.add(
@@ -93,6 +95,7 @@ async def open_session(
             kind=kind,
             staff_id=staff_id,
             party_id=party_id,
+            link_id=link_id,
             csrf_token=new_token(),
             expires_at=utcnow() + timedelta(hours=hours),
         )
@@ -101,10 +104,34 @@ async def open_session(
     return token
 
 
-async def revoke_session(db: AsyncSession, session_id: int) -> None:
+async def revoke_session(db: AsyncSession, principal: Principal) -> Revoked:
+    """Logout: the session ends now (announce the result after commit)."""
+    if principal.session_id is None:
+        return Revoked((), ())
     await db.execute(
-        update(WebSession).where(WebSession.id == session_id).values(revoked_at=utcnow())
+        update(WebSession).where(WebSession.id == principal.session_id).values(revoked_at=utcnow())
     )
+    return Revoked((principal.key,), (principal.session_id,))
+
+
+async def revoke_party_access(db: AsyncSession, party_ids: list[int]) -> Revoked:
+    """Revokes the parties' live links and every session opened with them (a lost or leaked
+    link must not leave a browser that opened it inside the case)."""
+    now = utcnow()
+    await db.execute(
+        update(PartyLink)
+        .where(PartyLink.party_id.in_(party_ids), PartyLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    sessions = list(
+        await db.scalars(
+            update(WebSession)
+            .where(WebSession.party_id.in_(party_ids), WebSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(WebSession.id)
+        )
+    )
+    return Revoked(tuple(f"party:{party_id}" for party_id in party_ids), tuple(sessions))
 
 
 async def principal_from_session(db: AsyncSession, token: str) -> Principal | None:
@@ -181,7 +208,7 @@ async def issue_party_link(db: AsyncSession, party_id: int, days: int) -> str:
     return token
 
 
-async def redeem_party_link(db: AsyncSession, token: str) -> Party:
+async def redeem_party_link(db: AsyncSession, token: str) -> tuple[Party, PartyLink]:
     link = await db.scalar(select(PartyLink).where(PartyLink.token_hash == token_hash(token)))
     if link is None:
         raise Gone("This link is not valid. Please ask the mediation centre for a new one.")
@@ -191,7 +218,7 @@ async def redeem_party_link(db: AsyncSession, token: str) -> Party:
     if party is None:
         raise Gone("This link is not valid. Please ask the mediation centre for a new one.")
     link.last_used_at = utcnow()
-    return party
+    return party, link
 
 
 principal_rkey = web.RequestKey("principal", Principal)

@@ -9,15 +9,28 @@ from sqlalchemy import select
 
 from app import auth, services
 from app.db import sessionmaker_key, transaction
-from app.errors import NotFound
+from app.errors import NotFound, TooManyRequests
 from app.factory_keys import executor_key
-from app.i18n import LOCALES
+from app.forms import clean
+from app.i18n import LOCALES, N_
 from app.middleware import LANG_COOKIE
-from app.models import Message, Organization
+from app.models import Case, Message, Organization
 from app.panels import build_panels
-from app.policy import load_case
+from app.policy import load_case, subtree_query
 from app.rendering import render
+from app.revocation import announce_revoked
 from app.settings import settings_key
+from app.throttle import Limit, account_key, client_address, throttle_key
+
+NO_STORE = {"Cache-Control": "private, no-store"}
+TOO_MANY_LOGINS = N_(
+    "Too many failed logins. Please wait {minutes} minutes and try again, or ask your "
+    "administrator."
+)
+TOO_MANY_LINKS = N_(
+    "Too many links that did not work were opened from your network. Please wait {minutes} "
+    "minutes, then open the link from your latest SMS."
+)
 
 
 def _safe_next(value: str | None) -> str:
@@ -58,15 +71,29 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    username, password = str(form.get("username", "")), str(form.get("password", ""))
-    next_url = _safe_next(str(form.get("next", "/")))
+    # The name is cleaned (a NUL byte cannot reach the database); the password is taken as typed.
+    username, password = clean(form.get("username", "")), str(form.get("password", ""))
+    next_url = _safe_next(clean(form.get("next", "/")))
+    settings = request.app[settings_key]
+    try:
+        give_back = await request.app[throttle_key].attempt(
+            Limit(f"login:account:{account_key(username)}", settings.login_failures_per_account),
+            Limit(f"login:client:{client_address(request)}", settings.login_failures_per_client),
+            message=TOO_MANY_LOGINS,
+        )
+    except TooManyRequests as refused:
+        context = {"next": next_url, "failed": False, "refused": refused}
+        response = render(request, "app/login.html", context, status=429)
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     async with transaction(request.app) as db:
         user = await auth.authenticate_staff(db, username, password, request.app[executor_key])
         if user is None:
             return render(request, "app/login.html", {"next": next_url, "failed": True}, status=401)
         token = await auth.open_session(
-            db, kind="staff", staff_id=user.id, hours=request.app[settings_key].session_hours
+            db, kind="staff", staff_id=user.id, hours=settings.session_hours
         )
+    await give_back()  # only failures count against the limits
     response = web.HTTPSeeOther(next_url)
     _set_session_cookie(request, response, token)
     raise response
@@ -74,9 +101,9 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     principal = auth.current(request)
-    if principal.session_id is not None:
-        async with transaction(request.app) as db:
-            await auth.revoke_session(db, principal.session_id)
+    async with transaction(request.app) as db:
+        revoked = await auth.revoke_session(db, principal)
+    await announce_revoked(request.app, revoked)
     response = web.HTTPSeeOther("/")
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     raise response
@@ -101,14 +128,20 @@ async def set_language(request: web.Request) -> web.StreamResponse:
 async def redeem_link(request: web.Request) -> web.StreamResponse:
     """Exchanges a capability link for a party session, then drops the token from the URL."""
     settings = request.app[settings_key]
+    give_back = await request.app[throttle_key].attempt(
+        Limit(f"link:client:{client_address(request)}", settings.link_failures_per_client),
+        message=TOO_MANY_LINKS,
+    )
     async with transaction(request.app) as db:
-        party = await auth.redeem_party_link(db, request.match_info["token"])
+        party, link = await auth.redeem_party_link(db, request.match_info["token"])
         token = await auth.open_session(
-            db, kind="party", party_id=party.id, hours=settings.session_hours
+            db, kind="party", party_id=party.id, link_id=link.id, hours=settings.session_hours
         )
         case_id = party.case_id
+    await give_back()  # a valid link is not a guess
     response = web.HTTPSeeOther(f"/cases/{case_id}")
     response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.update(NO_STORE)
     _set_session_cookie(request, response, token)
     raise response
 
@@ -138,11 +171,23 @@ async def case_page(request: web.Request) -> web.StreamResponse:
 
 
 async def outbox(request: web.Request) -> web.StreamResponse:
+    """The development SMS backend's messages about the viewer's organisations' cases only."""
     principal = auth.current(request)
     principal.require_staff("admin", "coordinator")
+    assert principal.org_id is not None  # staff always belong to an organisation
     async with request.app[sessionmaker_key]() as db:
-        messages = list(await db.scalars(select(Message).order_by(Message.id.desc()).limit(200)))
-    return render(request, "app/outbox.html", {"messages": messages})
+        messages = list(
+            await db.scalars(
+                select(Message)
+                .join(Case, Case.id == Message.case_id)
+                .where(Case.org_id.in_(subtree_query(principal.org_id)))
+                .order_by(Message.id.desc())
+                .limit(200)
+            )
+        )
+    response = render(request, "app/outbox.html", {"messages": messages})
+    response.headers.update(NO_STORE)
+    return response
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

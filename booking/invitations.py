@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import segno
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import issue_party_link
+from app.auth import issue_party_link, revoke_party_access
 from app.db import utcnow
 from app.i18n import N_, format_datetime, translate
 from app.models import Case, Organization, Party, PartyLink
 from app.notify import SMS_LOCALE, send_sms
+from app.revocation import Revoked
 from app.settings import Settings
 
 
@@ -38,13 +39,7 @@ class LinkStatus:
     last_used_at: datetime | None
 
 
-async def _fresh_link(db: AsyncSession, settings: Settings, party: Party) -> str:
-    """Revokes the party's live links and issues one new link: one live link per party."""
-    await db.execute(
-        update(PartyLink)
-        .where(PartyLink.party_id == party.id, PartyLink.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+async def _new_link(db: AsyncSession, settings: Settings, party: Party) -> str:
     token = await issue_party_link(db, party.id, settings.party_link_days)
     return f"{settings.base_url}/p/{token}"
 
@@ -62,11 +57,11 @@ async def _send_links(
     message: str,
     **params: object,
 ) -> list[Invitation]:
-    """A fresh link per party, texted with `message` ({org}, {number}, {link} and `params`)."""
+    """A new link per party, texted with `message` ({org}, {number}, {link} and `params`)."""
     org = await _org_name(db, case)
     invitations = []
     for party in parties:
-        url = await _fresh_link(db, settings, party)
+        url = await _new_link(db, settings, party)
         body = translate(
             message, SMS_LOCALE, org=org, number=case.number or case.id, link=url, **params
         )
@@ -99,37 +94,42 @@ async def invite_to_appointment(
 
 async def reissue(
     db: AsyncSession, settings: Settings, case: Case, parties: list[Party]
-) -> list[Invitation]:
-    return await _send_links(
+) -> tuple[list[Invitation], Revoked]:
+    """Revokes the parties' links and every session opened with them, then sends new links
+    (announce the Revoked after commit, so open room sockets close too)."""
+    revoked = await revoke_party_access(db, [party.id for party in parties])
+    sent = await _send_links(
         db,
         settings,
         case,
         parties,
         N_("[{org}] Your new link for case {number}: {link} . Earlier links no longer work."),
     )
+    return sent, revoked
 
 
 async def link_status(db: AsyncSession, parties: list[Party]) -> list[LinkStatus]:
+    """Each party's links at a glance, in one statement whatever the number of parties."""
     now = utcnow()
+    links: dict[int, list[PartyLink]] = {party.id: [] for party in parties}
+    for link in await db.scalars(
+        select(PartyLink)
+        .where(PartyLink.party_id.in_(links))
+        .order_by(PartyLink.created_at.desc(), PartyLink.id.desc())
+    ):
+        links[link.party_id].append(link)
     found = []
     for party in parties:
-        links = list(
-            await db.scalars(
-                select(PartyLink)
-                .where(PartyLink.party_id == party.id)
-                .order_by(PartyLink.created_at.desc(), PartyLink.id.desc())
-            )
-        )
-        live = [link for link in links if link.revoked_at is None and link.expires_at > now]
-        latest = links[0] if links else None
+        own = links[party.id]
+        live = [link for link in own if link.revoked_at is None and link.expires_at > now]
         found.append(
             LinkStatus(
                 party=party,
                 active=len(live),
-                latest_at=latest.created_at if latest else None,
+                latest_at=own[0].created_at if own else None,
                 expires_at=live[0].expires_at if live else None,
                 last_used_at=max(
-                    (link.last_used_at for link in links if link.last_used_at), default=None
+                    (link.last_used_at for link in own if link.last_used_at), default=None
                 ),
             )
         )

@@ -20,6 +20,7 @@ from app.jobs import enqueue
 from app.models import Case, Organization, Party, StaffUser
 from app.notify import notify_parties
 from app.policy import load_case, org_subtree, require_case_staff
+from app.revocation import Revoked
 from app.services import parties_of, record_event
 from app.settings import Settings
 from booking import invitations
@@ -248,8 +249,8 @@ async def check_reissue(
 
 async def do_reissue(
     db: AsyncSession, settings: Settings, principal: Principal, case: Case, parties: list[Party]
-) -> list[Invitation]:
-    sent = await invitations.reissue(db, settings, case, parties)
+) -> tuple[list[Invitation], Revoked]:
+    sent, revoked = await invitations.reissue(db, settings, case, parties)
     await record_event(
         db,
         case.id,
@@ -258,4 +259,4 @@ async def do_reissue(
         {"parties": [party.id for party in parties]},
         public=False,
     )
-    return sent
+    return sent, revoked

@@ -21,6 +21,7 @@ from app.idempotency import IdempotencyKeyReused, StoredResponse
 from app.models import Case, Organization
 from app.policy import CASE_NOT_FOUND, load_case, require_case_staff
 from app.rendering import render
+from app.revocation import announce_revoked
 from app.security import CSRF_FIELD
 from app.services import (
     DISPUTE_TYPES,
@@ -277,7 +278,8 @@ async def reissue(request: web.Request) -> web.StreamResponse:
     settings = request.app[settings_key]
     async with transaction(request.app) as db:
         case, parties = await services.check_reissue(db, principal, case_id, party_id)
-        fresh = await services.do_reissue(db, settings, principal, case, parties)
+        fresh, revoked = await services.do_reissue(db, settings, principal, case, parties)
+    await announce_revoked(request.app, revoked)
     return await _invitations_page(request, case_id, fresh)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal, current
 from app.db import sessionmaker_key, transaction
-from app.errors import NotFound, UserError, ValidationFailed
+from app.errors import NotAuthenticated, NotFound, UserError, ValidationFailed
 from app.forms import clean, form_dict, read_json
 from app.i18n import N_
 from app.models import Case
@@ -134,6 +134,8 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
 async def sign(request: web.Request) -> web.StreamResponse:
     """JSON: {version_hash, image: data:image/png;base64,...} — binds to the version shown."""
     principal = current(request)
+    if principal.kind == "anonymous":
+        raise NotAuthenticated(N_("Please log in or open your invitation link again."))
     body = await read_json(request)
     if not isinstance(body.get("version_hash"), str):
         raise UserError(N_("The request could not be read."))

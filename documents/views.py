@@ -15,11 +15,10 @@ from app.models import Case
 from app.panels import Panel
 from app.policy import load_case
 from app.rendering import render
+from app.uploads import NOT_A_PDF, PDF_MAGIC, uploaded_file
 from documents import court, services
 from documents.models import Agreement
 from documents.sealed import check_seal, sealed_pdf
-
-MAX_VERIFY_UPLOAD = 20 * 1024 * 1024
 
 
 def _int(request: web.Request, name: str) -> int:
@@ -180,17 +179,19 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
 
 
 async def verify_upload(request: web.Request) -> web.StreamResponse:
-    reader = await request.multipart()
-    part = await reader.next()
-    if part is None or getattr(part, "name", None) != "pdf":
-        raise UserError(N_("Please choose a PDF file."))
-    data = await part.read()  # type: ignore[union-attr]
-    if not data:
-        raise UserError(N_("Please choose a PDF file."))
-    check = await check_seal(request.app, bytes(data))
-    return render(
-        request, "documents/verify.html", {"agreement": None, "case": None, "check": check}
-    )
+    context: dict[str, object] = {"agreement": None, "case": None, "check": None}
+    try:
+        upload = await uploaded_file(
+            request,
+            "pdf",
+            magic=PDF_MAGIC,
+            missing=N_("Please choose a PDF file."),
+            wrong_type=NOT_A_PDF,
+        )
+    except UserError as problem:
+        return render(request, "documents/verify.html", {**context, "problem": problem}, status=400)
+    context["check"] = await check_seal(request.app, upload.data)
+    return render(request, "documents/verify.html", context)
 
 
 async def file_for_confirmation(request: web.Request) -> web.StreamResponse:

@@ -26,7 +26,7 @@ async def effective_pdf(app, demo) -> tuple[bytes, str]:
 
 
 def tampered(pdf: bytes) -> bytes:
-    """One letter of the signed revision's Info /Creator changed (as in tests/documents/test_seal)."""
+    """One letter of the signed revision's Info /Creator changed (see test_seal.py)."""
     at = pdf.index(b"room)", pdf.index(b"/Creator (")) + 3
     assert at < pdf.index(b"/ByteRange")
     return pdf[:at] + b"n" + pdf[at + 1 :]

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.db import utcnow
+from app.db import lock_row, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import N_, format_datetime
 from app.jobs import enqueue
@@ -148,9 +148,15 @@ async def do_book(
         # a check-then-insert in Python let 14 of 50 concurrent bookings through on SQLite.
         raise Conflict(TAKEN) from exc
     case = plan.case
-    case.mediator_id = plan.mediator.id
-    if case.status == "registered":
-        case.status = "scheduled"
+    # An explicit UPDATE even when the case already reads "scheduled": a cancellation that
+    # committed meanwhile may have set it back, and this UPDATE waits for its row lock.
+    await db.execute(
+        update(Case)
+        .where(Case.id == case.id)
+        .values(mediator_id=plan.mediator.id, status="scheduled")
+        .execution_options(synchronize_session=False)
+    )
+    case.mediator_id, case.status = plan.mediator.id, "scheduled"
     await record_event(
         db,
         case.id,
@@ -203,6 +209,10 @@ async def check_cancel(
 async def do_cancel(
     db: AsyncSession, principal: Principal, case: Case, appointment: Appointment
 ) -> None:
+    # The case row's lock first: whether any appointment remains is then decided after every
+    # concurrent booking of the case has committed or waits for us.
+    await lock_row(db, Case, case.id)
+    await db.refresh(case)
     # Conditional update: of two concurrent cancellations only one finds it still booked.
     changed = await db.execute(
         update(Appointment)

@@ -1,27 +1,82 @@
-"""The job/outbox table: enqueue in the same transaction as the change, run after commit."""
+"""The job/outbox table: enqueue in the same transaction as the change, run after commit.
+
+At least once, never lost: a claim is a lease (`status='running'`, `lease_until`), renewed while
+the handler runs. A worker that dies leaves its job to be claimed again once the lease expires.
+`attempts` counts claims and doubles as the claim's token: finishing or renewing is a conditional
+update on `(id, attempts)`, so a worker whose lease was taken over cannot overwrite the new
+owner's result. A crash consumes an attempt, so a job that kills its worker each time ends as a
+dead letter instead of killing workers forever. Handlers must be idempotent: side effects carry
+an `effect_key`, which is the same on every run of the same job.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import transaction, utcnow
 from app.models import Job
+from app.settings import settings_key
+from app.tokens import redact_party_links
 
 log = logging.getLogger("app.jobs")
 MAX_ATTEMPTS = 5
 
 JobHandler = Callable[[web.Application, dict[str, Any]], Awaitable[None]]
-handlers_key = web.AppKey("job_handlers", dict[str, JobHandler])
+Redactor = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def redact_links_in_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The default for finished jobs: every party link in every string value loses its token."""
+    return {key: _redact_value(value) for key, value in payload.items()}
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_party_links(value)
+    if isinstance(value, dict):
+        return redact_links_in_payload(value)
+    if isinstance(value, list):
+        return [_redact_value(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class JobKind:
+    handler: JobHandler
+    # What a finished (done or dead) job keeps of its payload: secrets such as party links are
+    # needed only until the job has run.
+    redact: Redactor = redact_links_in_payload
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: int
+    kind: str
+    payload: dict[str, Any]
+    attempt: int  # the job's `attempts` once claimed: the token of this claim
+
+
+handlers_key = web.AppKey("job_handlers", dict[str, JobKind])
+
+# The job whose handler the current task is running (None outside a handler). A context
+# variable, not a parameter, so that every handler's side effects are keyed by its job without
+# each handler passing the job along.
+_running_job: ContextVar[int | None] = ContextVar("running_job", default=None)
 
 
 async def enqueue(
@@ -30,57 +85,147 @@ async def enqueue(
     db.add(Job(kind=kind, payload=payload, run_after=utcnow() + (delay or timedelta())))
 
 
-def register(app: web.Application, kind: str, handler: JobHandler) -> None:
-    app[handlers_key][kind] = handler
+def register(
+    app: web.Application,
+    kind: str,
+    handler: JobHandler,
+    *,
+    redact: Redactor = redact_links_in_payload,
+) -> None:
+    app[handlers_key][kind] = JobKind(handler, redact)
 
 
-async def _claim(app: web.Application, worker_id: str) -> Job | None:
+def effect_key(*parts: object) -> str:
+    """The idempotency key of a side effect (an SMS, a delivery). Outside a job it is random.
+    Inside a job handler it is derived from the job and `parts`: a job run again after its
+    worker died repeats its keys, so whatever honours them records each effect once."""
+    job_id = _running_job.get()
+    if job_id is None:
+        return uuid.uuid4().hex
+    seed = "\x1f".join(map(str, ("job", job_id, *parts)))
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+def _lease(app: web.Application) -> timedelta:
+    return timedelta(seconds=app[settings_key].job_lease_seconds)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(Job.status == "pending", Job.run_after <= now),
+        and_(Job.status == "running", Job.lease_until < now),
+    )
+
+
+def _held(claim: Claim) -> ColumnElement[bool]:
+    return and_(Job.id == claim.job_id, Job.attempts == claim.attempt, Job.status == "running")
+
+
+async def claim_next(app: web.Application, worker_id: str) -> Claim | None:
+    """Claims the next due job (pending, or running on an expired lease), or None."""
+    now = utcnow()
+    # PostgreSQL: concurrent claimers skip each other's candidate instead of queueing on it.
+    # SQLite has one writer at a time, and FOR UPDATE is not emitted there.
+    candidate = (
+        select(Job.id)
+        .where(_claimable(now))
+        .order_by(Job.run_after, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
     async with transaction(app) as db:
-        candidates = await db.scalars(
-            select(Job.id)
-            .where(Job.status == "pending", Job.run_after <= utcnow())
-            .order_by(Job.run_after, Job.id)
-            .limit(5)
-        )
-        for job_id in candidates:
-            claimed = await db.execute(
+        row = (
+            await db.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.status == "pending")
-                .values(status="running", claimed_by=worker_id, attempts=Job.attempts + 1)
+                .where(Job.id == candidate, _claimable(now))
+                .values(
+                    status="running",
+                    claimed_by=worker_id[:64],
+                    attempts=Job.attempts + 1,
+                    lease_until=now + _lease(app),
+                )
+                .returning(Job.id, Job.kind, Job.payload, Job.attempts)
+                .execution_options(synchronize_session=False)
             )
-            if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                return await db.get(Job, job_id)
+        ).one_or_none()
+    return None if row is None else Claim(row.id, row.kind, row.payload, row.attempts)
+
+
+async def _keep_lease(app: web.Application, claim: Claim) -> None:
+    """Renews the lease while the handler runs, so a long job (a seal) is not taken over."""
+    lease = _lease(app)
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+        try:
+            async with transaction(app) as db:
+                renewed = await db.execute(
+                    update(Job).where(_held(claim)).values(lease_until=utcnow() + lease)
+                )
+        except Exception:
+            log.exception("job %s: renewing the lease failed; trying again", claim.job_id)
+            continue
+        if renewed.rowcount != 1:  # type: ignore[attr-defined]
+            log.warning("job %s: attempt %s lost its claim", claim.job_id, claim.attempt)
+            return
+
+
+async def execute(app: web.Application, claim: Claim) -> str | None:
+    """Runs the claimed job's handler under a renewed lease; returns the error, if any."""
+    kind = app[handlers_key].get(claim.kind)
+    running = _running_job.set(claim.job_id)
+    keeper = asyncio.create_task(_keep_lease(app, claim))
+    try:
+        if kind is None:
+            raise LookupError(f"no handler for job kind {claim.kind!r}")
+        await kind.handler(app, claim.payload)
+    except Exception as exc:
+        log.exception("job %s (%s) failed", claim.job_id, claim.kind)
+        return redact_party_links(f"{type(exc).__name__}: {exc}")
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        _running_job.reset(running)
     return None
 
 
-async def _finish(app: web.Application, job: Job, error: str | None) -> None:
+async def finish(app: web.Application, claim: Claim, error: str | None) -> bool:
+    """Records the outcome if `claim` still holds the job; False if another worker took it."""
+    kind = app[handlers_key].get(claim.kind)
+    redact = kind.redact if kind else redact_links_in_payload
+    values: dict[str, Any] = {"lease_until": None}
+    if error is None:
+        values |= {"status": "done", "payload": redact(claim.payload)}
+    elif claim.attempt >= MAX_ATTEMPTS:
+        values |= {"status": "dead", "last_error": error, "payload": redact(claim.payload)}
+    else:
+        backoff = timedelta(seconds=2**claim.attempt)
+        values |= {"status": "pending", "last_error": error, "run_after": utcnow() + backoff}
     async with transaction(app) as db:
-        row = await db.get(Job, job.id)
-        assert row is not None
-        if error is None:
-            row.status = "done"
-        elif row.attempts >= MAX_ATTEMPTS:
-            row.status, row.last_error = "dead", error
-        else:
-            row.status, row.last_error = "pending", error
-            row.run_after = utcnow() + timedelta(seconds=2**row.attempts)
+        result = await db.execute(update(Job).where(_held(claim)).values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        log.warning(
+            "job %s: attempt %s finished after its lease was taken over; result dropped",
+            claim.job_id,
+            claim.attempt,
+        )
+        return False
+    return True
 
 
 async def run_pending(app: web.Application, worker_id: str | None = None) -> int:
     """Runs every job that is due now; returns how many ran."""
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
     ran = 0
-    while (job := await _claim(app, worker_id)) is not None:
-        handler = app[handlers_key].get(job.kind)
-        error = None
-        try:
-            if handler is None:
-                raise LookupError(f"no handler for job kind {job.kind!r}")
-            await handler(app, job.payload)
-        except Exception as exc:
-            log.exception("job %s (%s) failed", job.id, job.kind)
-            error = f"{type(exc).__name__}: {exc}"
-        await _finish(app, job, error)
+    while (claim := await claim_next(app, worker_id)) is not None:
+        if claim.attempt > MAX_ATTEMPTS:
+            # Only a lease that expired MAX_ATTEMPTS times gets here: the job's worker died
+            # during every attempt. Running it again would likely kill this worker too.
+            error: str | None = f"worker lost during each of {MAX_ATTEMPTS} attempts"
+        else:
+            error = await execute(app, claim)
+        await finish(app, claim, error)
         ran += 1
     return ran
 

@@ -1,16 +1,27 @@
-"""Structured-ish logging with personal data masked."""
+"""Structured-ish logging with personal data and party links masked."""
 
 from __future__ import annotations
 
 import logging
 
 from app.identity import mask_text
+from app.tokens import redact_party_links
+
+
+def _mask(text: str) -> str:
+    return redact_party_links(mask_text(text))
 
 
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_text(record.getMessage())
+        record.msg = _mask(record.getMessage())
         record.args = None
+        # A traceback may quote a request path or a job payload: mask it too. The formatter
+        # uses `exc_text` when set instead of formatting the exception itself.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _mask(record.exc_text)
         return True
 
 

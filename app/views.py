@@ -15,12 +15,14 @@ from app.forms import clean
 from app.i18n import LOCALES, N_
 from app.middleware import LANG_COOKIE
 from app.models import Case, Message, Organization
+from app.notify import outbox_keeps_links
 from app.panels import build_panels
 from app.policy import load_case, subtree_query
 from app.rendering import render
 from app.revocation import announce_revoked
 from app.settings import settings_key
 from app.throttle import Limit, account_key, client_address, throttle_key
+from app.tokens import redact_party_links
 
 NO_STORE = {"Cache-Control": "private, no-store"}
 TOO_MANY_LOGINS = N_(
@@ -185,7 +187,10 @@ async def outbox(request: web.Request) -> web.StreamResponse:
                 .limit(200)
             )
         )
-    response = render(request, "app/outbox.html", {"messages": messages})
+    # Rows stored under another setting (or before links were redacted) are redacted here too.
+    show_links = outbox_keeps_links(request.app[settings_key])
+    shown = [(m, m.body if show_links else redact_party_links(m.body)) for m in messages]
+    response = render(request, "app/outbox.html", {"messages": shown})
     response.headers.update(NO_STORE)
     return response
 

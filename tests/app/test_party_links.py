@@ -3,6 +3,9 @@ that show links are not cached, and reissuing a link ends every session opened w
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from sqlalchemy import select
 
 from app.auth import hash_password
@@ -40,6 +43,8 @@ async def test_outbox_shows_only_the_viewers_organisations(app, client, new_clie
     response = await reissue(client, demo["case"])
     assert response.status == 200
     assert response.headers["Cache-Control"] in ("no-store", "private, no-store")
+    tokens = set(re.findall(r"/p/([A-Za-z0-9_-]{40,})", await response.text()))
+    assert len(tokens) == 2  # shown once, to the coordinator who asked for them
     await run_pending(app)
     async with app[sessionmaker_key]() as db:
         sent = list(await db.scalars(select(Message)))
@@ -47,7 +52,10 @@ async def test_outbox_shows_only_the_viewers_organisations(app, client, new_clie
 
     own = await client.get("/admin/outbox")
     assert own.status == 200 and "private, no-store" in own.headers["Cache-Control"]
-    assert "139****5678" in await own.text()  # the coordinator's own case's SMS are listed
+    own_text = await own.text()
+    assert "139****5678" in own_text  # the coordinator's own case's SMS are listed
+    assert own_text.count("/p/••••") == 2  # ... with their links redacted
+    assert not any(token in own_text for token in tokens)
 
     outsider = await new_client()
     await login(outsider, "outsider")
@@ -123,3 +131,17 @@ async def test_a_new_appointment_keeps_the_parties_links_and_sessions(
             db, app[settings_key], case, await parties_of(db, case.id), tomorrow_at(9), "陈调解"
         )
     assert (await party.get(f"/cases/{demo['case']}")).status == 200
+
+
+async def test_the_demo_outbox_may_show_links_but_only_when_asked(aiohttp_client, settings) -> None:
+    from app.factory import create_app
+    from tests.people import seed_ids
+
+    shows = await aiohttp_client(create_app(replace(settings, outbox_shows_links=True)))
+    ids = await seed_ids(shows.server.app)
+    await login(shows, "coordinator")
+    response = await reissue(shows, ids["case"])
+    tokens = set(re.findall(r"/p/([A-Za-z0-9_-]{40,})", await response.text()))
+    await run_pending(shows.server.app)
+    text = await (await shows.get("/admin/outbox")).text()
+    assert len(tokens) == 2 and all(token in text for token in tokens)

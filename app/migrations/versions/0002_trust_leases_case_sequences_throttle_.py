@@ -5,6 +5,8 @@ Revises: 0001
 Create Date: 2026-11-23 06:21:56.836461
 """
 
+import json
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -76,6 +78,35 @@ def upgrade() -> None:
     )
     # Jobs a dead worker left `running` had no lease; give them one that has already expired.
     op.execute("UPDATE jobs SET lease_until = created_at WHERE status = 'running'")
+    _redact_stored_links()
+
+
+# Frozen here (not imported from app.tokens): a migration must mean tomorrow what it means today.
+_PARTY_LINK = re.compile(r"/p/[A-Za-z0-9_%-]+")
+
+
+def _redact(text: str) -> str:
+    return _PARTY_LINK.sub("/p/••••", text)
+
+
+def _redact_stored_links() -> None:
+    """Party links kept in clear before this revision: SMS already sent, jobs already finished."""
+    bind = op.get_bind()
+    messages = sa.table("messages", sa.column("id", sa.Integer), sa.column("body", sa.Text))
+    for row_id, body in bind.execute(
+        sa.select(messages.c.id, messages.c.body).where(messages.c.body.like("%/p/%"))
+    ).all():
+        bind.execute(messages.update().where(messages.c.id == row_id).values(body=_redact(body)))
+    jobs = sa.table(
+        "jobs", sa.column("id", sa.Integer), sa.column("payload", sa.JSON), sa.column("status")
+    )
+    for row_id, payload in bind.execute(
+        sa.select(jobs.c.id, jobs.c.payload).where(jobs.c.status.in_(("done", "dead")))
+    ).all():
+        text = json.dumps(payload, ensure_ascii=False)
+        if "/p/" in text:
+            redacted = json.loads(_redact(text))
+            bind.execute(jobs.update().where(jobs.c.id == row_id).values(payload=redacted))
 
 
 def downgrade() -> None:

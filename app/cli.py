@@ -15,10 +15,13 @@ from sqlalchemy import select
 from app import auth
 from app.db import make_engine, transaction
 from app.factory import create_app
+from app.health import database_unavailable
 from app.jobs import worker_loop
 from app.migrate import current_revision, upgrade
 from app.models import ROLES, Organization, StaffUser
+from app.readiness import database_not_ready
 from app.settings import Settings, from_env
+from app.startup import EXIT_DATABASE_NOT_READY, RefusedToStart, check_settings
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -85,7 +88,17 @@ async def cmd_create_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def require_database(settings: Settings) -> None:
+    """A long-running process refuses to start on a database it cannot use (serve, worker)."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)  # where the SQLite file lives
+    problem = await database_not_ready(settings)
+    if problem is not None:
+        raise RefusedToStart(f"refusing to start: {problem}", EXIT_DATABASE_NOT_READY)
+
+
 async def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    check_settings(settings)  # unsafe settings are refused before the database is tried
+    await require_database(settings)
     async with _app_context(settings) as app:
         await worker_loop(app)
     return 0
@@ -116,8 +129,10 @@ class _app_context:
 
 
 def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    asyncio.run(require_database(settings))
     print(f"serving on {settings.base_url}", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
 
 
 COMMANDS: dict[str, Command] = {
@@ -152,15 +167,31 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _bind(settings: Settings, args: argparse.Namespace) -> Settings:
+    """`serve --host/--port`; the base URL follows them unless MEDIATION_BASE_URL set it."""
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    if not overrides:
+        return settings
+    merged = {**settings.__dict__, **overrides}
+    if settings.base_url == f"http://{settings.host}:{settings.port}":
+        merged["base_url"] = f"http://{merged['host']}:{merged['port']}"
+    return Settings(**merged)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     settings = from_env()
-    if args.command == "serve":
-        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
-        if overrides:
-            merged = {**settings.__dict__, **overrides}
-            merged["base_url"] = f"http://{merged['host']}:{merged['port']}"
-            settings = Settings(**merged)
-        serve(settings)
-        return
-    sys.exit(asyncio.run(COMMANDS[args.command](settings, args)))
+    try:
+        if args.command == "serve":
+            serve(_bind(settings, args))
+            return
+        status = asyncio.run(COMMANDS[args.command](settings, args))
+    except RefusedToStart as refused:
+        print(refused, file=sys.stderr)
+        sys.exit(refused.exit_status)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        print(f"the database is unreachable: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_DATABASE_NOT_READY)
+    sys.exit(status)

@@ -11,28 +11,29 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import alerts, notify, openapi, rendering
+from app import alerts, notify, openapi, rendering, security
 from app import routes as app_routes
 from app.db import engine_key, make_engine, sessionmaker_key
 from app.factory_keys import executor_key
 from app.jobs import handlers_key, worker_loop
 from app.logs import configure_logging
 from app.middleware import MIDDLEWARES
-from app.security import add_security_headers
 from app.settings import Settings, settings_key
+from app.startup import check_settings
 
 MAX_BODY = 2 * 1024 * 1024  # signatures are small PNGs; nothing larger is uploaded yet
 
 
 def create_app(settings: Settings) -> web.Application:
     configure_logging(settings.log_level)
+    check_settings(settings)  # every entry point passes here: production refuses unsafe secrets
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY)
     app[settings_key] = settings
     app[handlers_key] = {}
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_executor)
     rendering.setup(app)
-    app.on_response_prepare.append(add_security_headers)
+    security.setup(app)
     app_routes.setup(app)
     openapi.setup(app)
     notify.setup(app)

@@ -10,7 +10,14 @@ from aiohttp.typedefs import Handler
 
 from app import auth, i18n
 from app.db import sessionmaker_key
-from app.errors import DomainError, NotAuthenticated, TooManyRequests, ValidationFailed
+from app.errors import (
+    DomainError,
+    NotAuthenticated,
+    ServiceUnavailable,
+    TooManyRequests,
+    ValidationFailed,
+)
+from app.health import database_unavailable
 from app.i18n import N_
 from app.rendering import render
 from app.security import check_csrf
@@ -19,6 +26,7 @@ from app.settings import settings_key
 log = logging.getLogger("app.http")
 LANG_COOKIE = "lang"
 request_id_rkey = web.RequestKey("request_id", str)
+UNAVAILABLE = N_("The service is temporarily unavailable. Please try again in a moment.")
 
 
 def wants_json(request: web.Request) -> bool:
@@ -86,7 +94,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             err.status, err.code = exc.status, exc.reason.lower().replace(" ", "_")
             return _domain_error_response(request, err)
         raise
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            log.warning(
+                "database unavailable in %s %s [%s]: %s: %s",
+                request.method,
+                request.path,
+                request[request_id_rkey],
+                type(exc).__name__,
+                str(exc).partition("\n")[0],  # later lines hold the SQL and its parameters
+            )
+            return _domain_error_response(request, ServiceUnavailable(UNAVAILABLE))
         log.exception(
             "unhandled error in %s %s [%s]", request.method, request.path, request[request_id_rkey]
         )

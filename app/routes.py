@@ -1,6 +1,6 @@
 from aiohttp import web
 
-from app import views
+from app import health, views
 from app.settings import ROOT
 
 
@@ -13,5 +13,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/p/{token}", views.redeem_link, name="party_link")
     app.router.add_get(r"/cases/{case_id:\d{1,9}}", views.case_page, name="case")
     app.router.add_get("/admin/outbox", views.outbox, name="outbox")
-    app.router.add_get("/healthz", views.healthz)
+    app.router.add_get("/healthz", health.healthz)
     app.router.add_static("/static/", ROOT / "static", name="static")

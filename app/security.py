@@ -7,9 +7,11 @@ from http.cookies import Morsel
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from app.auth import current
 from app.errors import NotAuthenticated, PermissionDenied
+from app.settings import Settings, settings_key
 from app.tokens import new_token, same
 
 CSRF_COOKIE = "csrf"
@@ -21,11 +23,39 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-    "style-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
+HSTS = "max-age=31536000; includeSubDomains"
+security_headers_key = web.AppKey("security_headers", dict[str, str])
+
+
+def content_security_policy(base_url: str) -> str:
+    """The CSP; WebSockets may go to this deployment's own origin only (its room signaling)."""
+    origin = urlsplit(base_url)
+    sockets = f"{'wss' if origin.scheme == 'https' else 'ws'}://{origin.netloc}"
+    return (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        f"style-src 'self'; script-src 'self'; connect-src 'self' {sockets}; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+
+def response_headers(settings: Settings) -> dict[str, str]:
+    headers = {
+        "Content-Security-Policy": content_security_policy(settings.base_url),
+        "X-Content-Type-Options": "nosniff",
+        # "same-origin", not "no-referrer": with no-referrer Chromium sends `Origin: null` on form
+        # posts, which the CSRF origin check must refuse. Token URLs set no-referrer themselves.
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+        "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+    }
+    if settings.https:
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
+def setup(app: web.Application) -> None:
+    app[security_headers_key] = response_headers(app[settings_key])
+    app.on_response_prepare.append(add_security_headers)
 
 
 def csrf_token(request: web.Request) -> str:
@@ -68,17 +98,31 @@ async def check_csrf(request: web.Request) -> None:
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    # "same-origin", not "no-referrer": with no-referrer Chromium sends `Origin: null` on form
-    # posts, which the CSRF origin check must refuse. Token URLs set no-referrer themselves.
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
+    for name, value in request.app[security_headers_key].items():
+        headers.setdefault(name, value)
+    secure = request.app[settings_key].https
     new_cookie = request.get(new_csrf_cookie_rkey)
     if new_cookie:
-        # Cookies set on the response are already serialised when this hook runs.
         morsel: Morsel[str] = Morsel()
         morsel.set(CSRF_COOKIE, new_cookie, new_cookie)
         morsel.update({"path": "/", "httponly": "1", "samesite": "Lax"})
+        if secure:
+            morsel["secure"] = True
         headers.add("Set-Cookie", morsel.OutputString())
+    if secure:
+        _mark_cookies_secure(headers)
+
+
+def _mark_cookies_secure(headers: CIMultiDict[str]) -> None:
+    # This hook runs after aiohttp has serialised the response's cookies, so every cookie any
+    # view sets (or deletes, as logout does) is made Secure here, in one place.
+    cookies = headers.getall("Set-Cookie", [])
+    if all(_is_secure(cookie) for cookie in cookies):
+        return
+    del headers["Set-Cookie"]
+    for cookie in cookies:
+        headers.add("Set-Cookie", cookie if _is_secure(cookie) else f"{cookie}; Secure")
+
+
+def _is_secure(cookie: str) -> bool:
+    return any(part.strip().lower() == "secure" for part in cookie.split(";")[1:])

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import alerts, notify, openapi, rendering, security
+from app import alerts, notify, openapi, rendering, security, throttle
 from app import routes as app_routes
 from app.db import engine_key, make_engine, sessionmaker_key
 from app.factory_keys import executor_key
@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     openapi.setup(app)
     notify.setup(app)
     alerts.setup(app)
+    throttle.setup(app)
 
     import booking.routes
     import documents.routes

@@ -193,9 +193,3 @@ async def outbox(request: web.Request) -> web.StreamResponse:
     response = render(request, "app/outbox.html", {"messages": shown})
     response.headers.update(NO_STORE)
     return response
-
-
-async def healthz(request: web.Request) -> web.StreamResponse:
-    async with request.app[sessionmaker_key]() as db:
-        await db.execute(select(1))
-    return web.json_response({"status": "ok"})

@@ -91,6 +91,8 @@ async def check_csrf(request: web.Request) -> None:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
+        # request.post() parses the body once and caches it: handlers read the same parse
+        # (files through app.uploads), never the raw stream, which this has consumed.
         sent = (await request.post()).get(CSRF_FIELD)  # type: ignore[assignment]
     if not expected or not isinstance(sent, str) or not same(expected, sent):
         raise PermissionDenied("The form has expired. Please reload the page and try again.")

@@ -6,20 +6,34 @@ Admission values stored in RoomMember.admission:
   removed  — sent out by the mediator; a new join knocks again (the mediator decides again)
   left     — left on purpose (the Leave button); a party who comes back knocks again
 
-A dropped connection changes nothing in the database, so a party who reconnects returns
-admitted to the same sub-room.
+A dropped connection changes nothing in the database, so a party who reconnects from the same
+browser session returns admitted to the same sub-room. Admission is bound to that session
+(RoomMember.web_session_id): a new session of the same party (a reissued link, another phone)
+knocks again.
+
+Parties meet only in the presence of a host: an admitted party whose sub-room has no host online
+is *held* — it keeps its durable admission but sees and reaches nobody until a host is back.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 MAIN = "main"
 ROOM_ROLES = ("mediator", "expert", "coordinator", "party")
 STAFF_ROLES = ("mediator", "expert", "coordinator")
+# Staff whose presence lets parties see and hear each other (an expert assists, it does not host).
+HOST_ROLES = ("mediator", "coordinator")
 ADMISSIONS = ("waiting", "admitted", "removed", "left")
 ROOM_STATES = ("open", "locked", "closed")
+# Case statuses after which the live session is over: the room closes and stays closed.
+CONCLUDED_CASE_STATUSES = ("confirmed", "dismissed", "closed")
+# Sub-room names, ASCII only (the validator and rooms/PROTOCOL.md both use this one pattern).
+SUBROOM_PATTERN = "[A-Za-z0-9_-]{1,32}"
+_SUBROOM = re.compile(SUBROOM_PATTERN, re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -79,17 +93,31 @@ def room_role(kind: str, staff_role: str | None) -> str | None:
     return None
 
 
-def decide_join(role: str, existing: MemberState | None, room_state: str) -> JoinDecision | str:
-    """Where a joining member lands, or an error code when it may not join at all."""
+def room_state_for(room_state: str, case_status: str) -> str:
+    """The room's state as entering it sees it: a concluded case's room is closed."""
+    return "closed" if case_status in CONCLUDED_CASE_STATUSES else room_state
+
+
+def decide_join(
+    role: str, existing: MemberState | None, room_state: str, same_session: bool
+) -> JoinDecision | str:
+    """Where a joining member lands, or an error code when it may not join at all.
+
+    `same_session`: the joining browser session is the one the member was admitted with. A lock
+    stops newcomers from entering, never from knocking: in a locked room everyone but the
+    mediator knocks, except an admitted member coming back from the same session.
+    """
     if room_state == "closed":
         return "room-closed"
     keep = existing.subroom if existing is not None else MAIN
-    if role in STAFF_ROLES:
+    if role == "mediator":
         return JoinDecision("admitted", keep)
-    if existing is not None and existing.admission == "admitted":
+    if existing is not None and existing.admission == "admitted" and same_session:
         return JoinDecision("admitted", keep)  # a reconnect: same sub-room as before
     if room_state == "locked":
-        return "room-locked"
+        return JoinDecision("waiting", MAIN)
+    if role in STAFF_ROLES:
+        return JoinDecision("admitted", keep)
     return JoinDecision("waiting", MAIN)
 
 
@@ -132,23 +160,43 @@ def check_move(actor: MemberState, target: MemberState | None, subroom: str) -> 
 
 
 def valid_subroom(name: str) -> bool:
-    return 1 <= len(name) <= 32 and all(c.isalnum() or c in "-_" for c in name)
+    return _SUBROOM.fullmatch(name) is not None
 
 
-def may_signal(sender: MemberState, recipient: MemberState) -> bool:
+def hosted_subrooms(members: Iterable[MemberState]) -> frozenset[str]:
+    """The sub-rooms where a host is online (admitted, with a live session) right now."""
+    return frozenset(
+        m.subroom
+        for m in members
+        if m.role in HOST_ROLES and m.admission == "admitted" and m.session is not None
+    )
+
+
+def held(member: MemberState, hosted: frozenset[str]) -> bool:
+    """An admitted party whose sub-room has no host online: it waits, connected to nobody."""
+    return (
+        member.role == "party" and member.admission == "admitted" and member.subroom not in hosted
+    )
+
+
+def may_signal(sender: MemberState, recipient: MemberState, hosted: frozenset[str]) -> bool:
     """Media may flow only between two admitted members of the same sub-room; never from or
-    to the lobby, never across sub-rooms (caucus isolation rests on this one function)."""
+    to the lobby, never across sub-rooms (caucus isolation rests on this one function), and a
+    party only while a host is online in that sub-room (parties never meet alone, nor alone
+    with an expert)."""
     return (
         sender.id != recipient.id
         and sender.admission == "admitted"
         and recipient.admission == "admitted"
         and sender.subroom == recipient.subroom
+        and not held(sender, hosted)
+        and not held(recipient, hosted)
     )
 
 
-def sees(viewer: MemberState, other: MemberState) -> bool:
+def sees(viewer: MemberState, other: MemberState, hosted: frozenset[str]) -> bool:
     """Whether the viewer is told the other is present (and should hold a connection to it)."""
-    return other.session is not None and may_signal(viewer, other)
+    return other.session is not None and may_signal(viewer, other, hosted)
 
 
 def lobby_of(members: list[MemberState]) -> list[MemberState]:

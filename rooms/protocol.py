@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.forms import strict_json
+from app.forms import MAX_ID, strict_json
 from app.i18n import LOCALES, translate
 
 # Client → server. The signaling actor's dispatch table has exactly these keys (tested).
@@ -43,7 +43,6 @@ ERROR_MESSAGES = {
     "no-such-member": "That person is not in this room.",
     "not-reachable": "That person cannot be reached from here.",
     "already-admitted": "That person is already in the room.",
-    "room-locked": "The room is locked. Please contact the mediator.",
     "room-closed": "This room has been closed.",
     "rate-limited": "Too many messages. Please slow down.",
     "too-slow": "The connection is too slow; it was closed. Reconnecting…",
@@ -58,14 +57,13 @@ CLOSE_CODES = {
     "not-authenticated": 4401,
     "not-found": 4404,
     "join-timeout": 4408,
-    "room-locked": 4423,
     "room-closed": 4410,
     "replaced": 4409,
     "removed": 4403,
     "too-slow": 4429,
     "left": 4000,
 }
-FINAL_CLOSE_CODES = (4401, 4404, 4423, 4410, 4409, 4403, 4000)
+FINAL_CLOSE_CODES = (4401, 4404, 4410, 4409, 4403, 4000)
 
 SDP_TYPES = ("offer", "answer", "rollback")
 MAX_SDP = 60_000
@@ -113,7 +111,7 @@ def parse(text: str) -> dict[str, Any]:
 
 def member_id(data: dict[str, Any], field: str = "member") -> int:
     value = data.get(field)
-    if type(value) is not int or value <= 0:
+    if type(value) is not int or not 1 <= value <= MAX_ID:
         raise ProtocolError("invalid-message")
     return value
 

@@ -1,6 +1,7 @@
 from aiohttp import web
 
 from app.panels import add_panel
+from app.revocation import on_revoked
 from rooms import signaling, views
 from rooms.bus import bus_context
 
@@ -10,6 +11,7 @@ def setup(app: web.Application) -> None:
     app[signaling.limits_key] = signaling.Limits()
     app[signaling.live_key] = set()
     app.on_shutdown.append(signaling.close_all)
+    on_revoked(app, signaling.close_sessions)
     app.cleanup_ctx.append(bus_context)
     app.router.add_get(r"/cases/{case_id:\d{1,9}}/room", views.enter_room, name="enter_room")
     app.router.add_get(r"/rooms/{room_id:\d{1,9}}", views.room_page, name="room")

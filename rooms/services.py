@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import NotFound, UserError
-from app.models import Case, CaseEvent
+from app.models import Case, CaseEvent, WebSession
 from app.policy import load_case
 from app.settings import Settings
 from rooms import policy
@@ -101,10 +101,25 @@ async def enter(db: AsyncSession, principal: Principal, room_id: int) -> Entry:
 
 
 async def do_join(db: AsyncSession, entry: Entry, principal: Principal) -> MemberState:
-    """Records the member's arrival; where it lands is policy.decide_join's answer."""
-    row = await _member_by_principal(db, entry.room.id, principal.key)
+    """Records the member's arrival; where it lands is policy.decide_join's answer.
+
+    The joining browser session is stored on the member: a knock is admitted for that session
+    (admit leaves it as it is), and only that session comes back admitted later.
+    """
+    room = await db.get(Room, entry.room.id)  # fresh: the lock may have changed since `enter`
+    if room is None:
+        raise RoomError("not-found")
+    row = await _member_by_principal(db, room.id, principal.key)
+    same_session = (
+        row is not None
+        and row.web_session_id is not None
+        and row.web_session_id == principal.session_id
+    )
     decision = policy.decide_join(
-        entry.role, state_of(row) if row is not None else None, entry.room.state
+        entry.role,
+        state_of(row) if row is not None else None,
+        policy.room_state_for(room.state, entry.case.status),
+        same_session,
     )
     if isinstance(decision, str):
         raise RoomError(decision)
@@ -112,6 +127,7 @@ async def do_join(db: AsyncSession, entry: Entry, principal: Principal) -> Membe
         row = await _insert_member(db, entry, principal)
     row.role, row.display_name = entry.role, principal.name[:64]
     row.admission, row.subroom = decision.admission, decision.subroom
+    row.web_session_id = principal.session_id
     await db.flush()
     return state_of(row)
 
@@ -211,9 +227,45 @@ async def do_set_state(db: AsyncSession, room_id: int, actor_id: int, state: str
     room = await db.get(Room, room_id, with_for_update=True)
     if room is None:
         raise RoomError("not-found")
+    if room.state == "closed":
+        raise RoomError("room-closed")  # locking or unlocking must never reopen it
     room.state = state
     await db.flush()
     return state
+
+
+async def do_close_rooms(db: AsyncSession, case_id: int) -> list[int]:
+    """Closes the case's rooms (its case is concluded); the ids of those that were still open."""
+    closed = await db.scalars(
+        update(Room)
+        .where(Room.case_id == case_id, Room.state != "closed")
+        .values(state="closed")
+        .returning(Room.id)
+    )
+    return sorted(closed)
+
+
+async def open_rooms_of(db: AsyncSession, principals: tuple[str, ...]) -> list[int]:
+    """Open rooms where any of these principals (`party:7`, `staff:3`) is a member."""
+    if not principals:
+        return []
+    rows = await db.scalars(
+        select(RoomMember.room_id)
+        .join(Room, Room.id == RoomMember.room_id)
+        .where(RoomMember.principal.in_(principals), Room.state != "closed")
+        .distinct()
+    )
+    return sorted(rows)
+
+
+async def session_revoked(db: AsyncSession, session_id: int | None) -> bool:
+    """Whether the browser session behind a live connection has been revoked (or is gone)."""
+    if session_id is None:
+        return False
+    found = (
+        await db.execute(select(WebSession.revoked_at).where(WebSession.id == session_id))
+    ).first()
+    return found is None or found.revoked_at is not None
 
 
 async def members(db: AsyncSession, room_id: int) -> list[MemberState]:

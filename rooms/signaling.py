@@ -27,8 +27,9 @@ from aiohttp import WSMsgType, web
 from app.auth import current
 from app.db import sessionmaker_key, transaction, utcnow
 from app.errors import NotFound
+from app.revocation import Revoked
 from app.settings import settings_key
-from rooms import policy, services
+from rooms import audience, policy, services
 from rooms.bus import Event, bus_key
 from rooms.policy import MemberState
 from rooms.protocol import (
@@ -65,6 +66,24 @@ async def close_all(app: web.Application) -> None:
     """on_shutdown: tell every client to go (1001); browsers reconnect to another process."""
     for connection in list(app.get(live_key, ())):
         connection.close(1001)
+
+
+async def close_sessions(app: web.Application, revoked: Revoked) -> None:
+    """on_revoked: every connection opened through a revoked browser session closes (4401), in
+    whichever process serves it (the event goes through each affected room's bus)."""
+    async with app[sessionmaker_key]() as db:
+        rooms = await services.open_rooms_of(db, revoked.principals)
+    event = {"kind": "revoked", "sessions": list(revoked.session_ids)}
+    for room_id in rooms:
+        await app[bus_key].publish(room_id, event)
+
+
+async def close_rooms_of_case(app: web.Application, case_id: int) -> None:
+    """The case is concluded: its rooms close, and everyone still connected there is told."""
+    async with transaction(app) as db:
+        closed = await services.do_close_rooms(db, case_id)
+    for room_id in closed:
+        await app[bus_key].publish(room_id, {"kind": "room", "state": "closed"})
 
 
 @dataclass
@@ -125,6 +144,7 @@ class Connection:
         self.queue: asyncio.Queue[dict[str, Any] | Close] = asyncio.Queue(limits.queue_size)
         self.bucket = TokenBucket(limits.rate, limits.burst)
         self.members: dict[int, MemberState] | None = None  # None until the snapshot is in
+        self.hosted: frozenset[str] = frozenset()  # sub-rooms with a host online (of members)
         self.pending: list[Event] = []
         self.me_id = 0
         self.room_state = "open"
@@ -201,6 +221,10 @@ class Connection:
             self.send(error("join-first", about=data["type"]))
 
     async def join(self, entry: services.Entry) -> None:
+        if entry.case.status in policy.CONCLUDED_CASE_STATUSES:
+            await close_rooms_of_case(self.app, entry.case.id)
+            self.fail("room-closed")
+            return
         # Subscribe before reading the snapshot, so no change falls between the two.
         await self.bus.subscribe(self.room_id, self.on_event)
         self.subscribed = True
@@ -209,6 +233,14 @@ class Connection:
                 me = await services.do_join(db, entry, self.principal)
         except RoomError as exc:
             self.fail(exc.room_code)
+            return
+        # Read after our member row committed: a revocation committed before this read is seen
+        # here, one committed after it finds the row and reaches us through the bus.
+        async with self.app[sessionmaker_key]() as db:
+            revoked = await services.session_revoked(db, self.principal.session_id)
+        if revoked or self.closing:
+            if revoked:
+                self.fail("not-authenticated")
             return
         self.me_id = me.id
         await self.bus.set_present(self.room_id, self.session, me.id)
@@ -222,6 +254,7 @@ class Connection:
         online[me.id] = self.session
         self.members = {m.id: replace(m, session=online.get(m.id)) for m in rows}
         self.members[me.id] = replace(me, session=self.session)
+        self.hosted = policy.hosted_subrooms(self.members.values())
         self.welcome()
         await self.publish_member(self.me, "joined", presence="on")
         pending, self.pending = self.pending, []
@@ -239,8 +272,10 @@ class Connection:
                 iceServers=services.ice_servers(settings, self.principal.key, utcnow()),
             )
         )
-        if self.me.admission == "waiting":
-            self.send(outgoing("waiting", you=self.me.wire()))
+        assert self.members is not None
+        reason = audience.waiting_reason(self.me, self.members)
+        if reason is not None:
+            self.send(outgoing("waiting", you=self.me.wire(), reason=reason))
         self.update_lobby(force=True)
 
     async def read_loop(self) -> None:
@@ -358,10 +393,14 @@ class Connection:
     # --- bus events -------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
+        kind = event.get("kind")
+        if kind == "revoked":
+            if self.principal.session_id in event.get("sessions", ()):
+                self.fail("not-authenticated")
+            return
         if self.members is None:
             self.pending.append(event)
             return
-        kind = event.get("kind")
         if kind == "member":
             self.on_member_event(event)
         elif kind == "signal":
@@ -369,6 +408,8 @@ class Connection:
         elif kind == "room":
             self.room_state = str(event["state"])
             self.send(outgoing("room-state", state=self.room_state))
+            if self.room_state == "closed":
+                self.fail("room-closed")
 
     def on_member_event(self, event: Event) -> None:
         assert self.members is not None
@@ -383,36 +424,20 @@ class Connection:
             session = known  # a state change, or the departure of an already replaced session
         new = replace(new, session=session)
         if new.id == self.me_id:
-            self.on_self_changed(self.me, new, event)
-            return
-        self.members[new.id] = new
-        was, now = old is not None and policy.sees(self.me, old), policy.sees(self.me, new)
-        if was and not now:
-            self.send(outgoing("member-left", member=new.wire(), reason=event["reason"]))
-        elif now and (not was or (old is not None and old.session != new.session)):
-            self.send(outgoing("member-joined", member=new.wire()))
-        self.update_lobby()
-
-    def on_self_changed(self, old: MemberState, new: MemberState, event: Event) -> None:
-        assert self.members is not None
-        if event.get("presence") == "on" and event.get("session") != self.session:
-            self.departure = "replaced"
-            self.fail("replaced")  # the same person joined again elsewhere; the newer one stays
-            return
-        if event.get("presence") == "off":
-            return  # our own departure (or an older session's), nothing to tell
-        self.members[new.id] = replace(new, session=self.session)
-        if new.admission != old.admission:
-            if new.admission == "admitted":
-                self.send(outgoing("admitted", you=self.me.wire(), members=self.visible()))
-            elif new.admission == "removed":
-                self.departure = "removed"
-                self.send(outgoing("removed", you=self.me.wire()))
-                self.close(CLOSE_CODES["removed"])
-            else:
-                self.send(outgoing("waiting", you=self.me.wire()))
-        elif new.subroom != old.subroom:
-            self.send(outgoing("moved", you=self.me.wire(), members=self.visible()))
+            if event.get("presence") == "on" and event.get("session") != self.session:
+                self.departure = "replaced"
+                self.fail("replaced")  # the same person joined again elsewhere; newer one stays
+                return
+            if event.get("presence") == "off":
+                return  # our own departure (or an older session's), nothing to tell
+            new = replace(new, session=self.session)
+        before, after = self.members, {**self.members, new.id: new}
+        self.members, self.hosted = after, policy.hosted_subrooms(after.values())
+        for message in audience.tell(self.me_id, before, after, new.id, str(event["reason"])):
+            self.send(message)
+        if new.id == self.me_id and new.admission == "removed":
+            self.departure = "removed"
+            self.close(CLOSE_CODES["removed"])
         self.update_lobby()
 
     def on_signal_event(self, event: Event) -> None:
@@ -422,14 +447,14 @@ class Connection:
         sender = self.members.get(int(event["from"]["id"]))
         # Checked again on this side: a relay never crosses sub-rooms or reaches the lobby, even
         # if the sender's process had an older view of the room.
-        if sender is None or not policy.may_signal(sender, self.me):
+        if sender is None or not policy.may_signal(sender, self.me, self.hosted):
             return
         payload = {k: event[k] for k in ("description", "candidate") if k in event}
         self.send(outgoing("signal", **{"from": event["from"]}, **payload))
 
     def visible(self) -> list[dict[str, Any]]:
         assert self.members is not None
-        return [m.wire() for m in self.members.values() if policy.sees(self.me, m)]
+        return [m.wire() for m in audience.visible(self.me, self.members)]
 
     def update_lobby(self, *, force: bool = False) -> None:
         if self.members is None or not policy.may_moderate(self.me.role):
@@ -468,7 +493,7 @@ class Connection:
         if self.me.admission != "admitted":
             raise ProtocolError("not-admitted")
         target = self.members.get(to)
-        if target is None or not policy.sees(self.me, target):
+        if target is None or not policy.sees(self.me, target, self.hosted):
             raise ProtocolError("not-reachable")
         me = self.me
         stamp = {"id": me.id, "role": me.role, "name": me.name, "session": self.session}

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal, current
 from app.db import sessionmaker_key, transaction
-from app.errors import NotAuthenticated, NotFound, PermissionDenied
+from app.errors import Gone, NotAuthenticated, NotFound, PermissionDenied
 from app.i18n import get_locale
 from app.i18n import gettext as _
 from app.models import Case
@@ -18,7 +18,10 @@ from app.panels import Panel
 from app.policy import load_case
 from app.rendering import render
 from rooms import policy, services
-from rooms.protocol import FINAL_CLOSE_CODES
+from rooms.protocol import ERROR_MESSAGES, FINAL_CLOSE_CODES
+from rooms.signaling import close_rooms_of_case
+
+ROOM_CLOSED = ERROR_MESSAGES["room-closed"]
 
 
 async def enter_room(request: web.Request) -> web.StreamResponse:
@@ -35,8 +38,13 @@ async def enter_room(request: web.Request) -> web.StreamResponse:
         case = await load_case(db, principal, case_id)
         if policy.room_role(principal.kind, principal.role) is None:
             raise PermissionDenied("You are not allowed to do this.")
-        room = await services.room_for_case(db, case.id, actor=principal.key)
-        room_id = room.id
+        concluded = case.status in policy.CONCLUDED_CASE_STATUSES
+        if not concluded:
+            room = await services.room_for_case(db, case.id, actor=principal.key)
+            room_id = room.id
+    if concluded:
+        await close_rooms_of_case(request.app, case_id)
+        raise Gone(ROOM_CLOSED)
     raise web.HTTPSeeOther(f"/rooms/{room_id}")
 
 
@@ -53,6 +61,11 @@ async def room_page(request: web.Request) -> web.StreamResponse:
             raise
         # A party holding a session for another case (or a stale room): say what to do.
         return render(request, "rooms/elsewhere.html", {"case_id": principal.case_id}, status=404)
+    if entry.case.status in policy.CONCLUDED_CASE_STATUSES:
+        await close_rooms_of_case(request.app, entry.case.id)
+        raise Gone(ROOM_CLOSED)
+    if entry.room.state == "closed":
+        raise Gone(ROOM_CLOSED)
     config = {
         "roomId": entry.room.id,
         "caseId": entry.case.id,
@@ -74,6 +87,8 @@ def js_strings() -> dict[str, str]:
         "reconnecting": _("Connection lost. Reconnecting…"),
         "waitingTitle": _("Please wait"),
         "waitingBody": _("The mediator will admit you shortly. Please keep this page open."),
+        "noHost": _("The mediator has left. Please wait here until the mediator is back."),
+        "knocking": _("someone is waiting"),
         "admit": _("Admit"),
         "decline": _("Decline"),
         "remove": _("Remove"),
@@ -85,7 +100,7 @@ def js_strings() -> dict[str, str]:
         "ended": _("You are no longer connected to the room."),
         "lock": _("Lock the room"),
         "unlock": _("Unlock the room"),
-        "locked": _("The room is locked: nobody new can come in."),
+        "locked": _("The room is locked: newcomers wait until the mediator admits them."),
         "tapToPlay": _("Tap to start sound and video"),
         "audioOnly": _("No camera found: you take part with sound only."),
         "noMedia": _("Camera and microphone are not available: others cannot see or hear you."),
@@ -107,9 +122,10 @@ async def room_panel(
     if role is None:
         return None
     room = await services.room_of_case(db, case.id)
+    state = room.state if room is not None else "open"
     context: dict[str, Any] = {
         "href": f"/cases/{case.id}/room",
-        "room_state": room.state if room is not None else None,
+        "room_state": policy.room_state_for(state, case.status),
         "role": role,
     }
     return Panel("rooms/panel.html", context)

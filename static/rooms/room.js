@@ -7,6 +7,7 @@ const config = JSON.parse(document.getElementById("room-config").textContent);
 const T = config.strings;
 const $ = (id) => document.getElementById(id);
 const FINAL = new Set(config.finalCloseCodes);
+const BASE_TITLE = document.title;
 
 const state = {
   socket: null,
@@ -21,6 +22,12 @@ const state = {
   mediaReady: null,
   attempt: 0,
   ended: false,
+  lastError: "", // the server's last error text: shown when it closes the socket for good
+  waitingReason: null, // "lobby" | "no-host" while we wait, else null
+  lobbySize: 0, // knocking members the mediator was last told about
+  knocks: 0, // knocks announced to the mediator (diagnostics)
+  chimes: 0, // knock tones actually played (diagnostics)
+  audio: null, // AudioContext for the knock tone, created on demand
   timings: { pageStart: performance.now() },
 };
 
@@ -31,6 +38,15 @@ window.mediationRoom = {
   timings: state.timings,
   get me() {
     return state.me;
+  },
+  get waitingReason() {
+    return state.waitingReason;
+  },
+  get knocks() {
+    return state.knocks;
+  },
+  get chimes() {
+    return state.chimes;
   },
   get connected() {
     return state.socket !== null && state.socket.readyState === WebSocket.OPEN;
@@ -290,9 +306,68 @@ function notice(text) {
   box.hidden = !text;
 }
 
-function showLobby(waiting) {
+function showLobby(waiting, reason = "lobby") {
+  state.waitingReason = waiting ? reason : null;
   $("lobby-screen").hidden = !waiting;
+  $("lobby-text").textContent = reason === "no-host" ? T.noHost : T.waitingBody;
   $("room").classList.toggle("in-lobby", waiting);
+}
+
+// --- knocks (the mediator hears and sees them) ------------------------------------------------
+
+function audioContext() {
+  const AudioContext = window.AudioContext || window.webkitAudioContext;
+  if (!AudioContext) return null;
+  if (!state.audio) state.audio = new AudioContext();
+  return state.audio;
+}
+
+function playKnockTone() {
+  // Browsers keep an AudioContext suspended until the page has had a gesture (unlockAudio()
+  // resumes it on the first tap). A chime refused now must not ring late, at that tap: play it
+  // only if the context runs within a second. The title tells the mediator either way.
+  state.knocks += 1;
+  const ctx = audioContext();
+  if (!ctx) return;
+  if (ctx.state === "running") {
+    chime(ctx);
+    return;
+  }
+  const asked = performance.now();
+  ctx
+    .resume()
+    .then(() => {
+      if (performance.now() - asked < 1000) chime(ctx);
+    })
+    .catch(() => {});
+}
+
+function chime(ctx) {
+  // A short two-note chime from an oscillator: no audio file to load.
+  const start = ctx.currentTime + 0.01;
+  for (const [offset, frequency] of [[0, 880], [0.18, 660]]) {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, start + offset);
+    gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.3);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(start + offset);
+    osc.stop(start + offset + 0.32);
+  }
+  state.chimes += 1;
+}
+
+function unlockAudio() {
+  const ctx = audioContext();
+  if (ctx && ctx.state === "suspended") ctx.resume().catch(() => {});
+}
+
+function announceKnocks(waiting) {
+  if (waiting.length > state.lobbySize) playKnockTone();
+  state.lobbySize = waiting.length;
+  document.title = waiting.length ? `(${waiting.length}) ${T.knocking} · ${BASE_TITLE}` : BASE_TITLE;
 }
 
 function renderLobby(waiting) {
@@ -323,6 +398,7 @@ function renderLobby(waiting) {
     list.append(item);
   }
   $("lobby-panel").classList.toggle("has-waiting", waiting.length > 0);
+  announceKnocks(waiting);
 }
 
 function renderRoomState() {
@@ -366,9 +442,10 @@ const handlers = {
     connectTo(msg.members);
   },
   waiting(msg) {
+    // In the lobby, or admitted but without a host (the mediator left): connected to nobody.
     state.me = msg.you;
     dropAllPeers();
-    showLobby(true);
+    showLobby(true, msg.reason);
   },
   admitted(msg) {
     state.me = msg.you;
@@ -378,6 +455,7 @@ const handlers = {
   },
   moved(msg) {
     state.me = msg.you;
+    showLobby(false);
     const keep = new Set(msg.members.map((m) => m.id));
     for (const id of [...state.peers.keys()]) if (!keep.has(id)) dropPeer(id);
     connectTo(msg.members);
@@ -408,8 +486,9 @@ const handlers = {
   pong() {},
   error(msg) {
     console.warn("room error", msg.code);
+    state.lastError = msg.message[config.locale] || msg.message.en;
     if (msg.code === "replaced") end(T.replaced);
-    else notice(msg.message[config.locale] || msg.message.en);
+    else notice(state.lastError);
   },
 };
 
@@ -431,6 +510,7 @@ function connect() {
     }
     if (msg.type === "welcome") {
       state.attempt = 0;
+      state.lastError = "";
       setStatus(T.connected);
     }
     const handler = handlers[msg.type];
@@ -441,7 +521,7 @@ function connect() {
     state.socket = null;
     if (state.ended) return;
     if (FINAL.has(event.code)) {
-      end(event.code === 4000 ? T.left : T.ended);
+      end(event.code === 4000 ? T.left : state.lastError || T.ended);
       return;
     }
     dropAllPeers();
@@ -459,6 +539,11 @@ function wireControls() {
     send({ type: "leave" });
     end(T.left);
   });
+  if (config.role === "mediator") {
+    for (const type of ["pointerdown", "keydown"]) {
+      document.addEventListener(type, unlockAudio, { once: true, capture: true });
+    }
+  }
   const lock = $("lock-button");
   if (lock) {
     lock.addEventListener("click", () =>

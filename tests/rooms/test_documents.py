@@ -12,7 +12,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from app.settings import Settings
-from rooms import protocol, services
+from rooms import audience, policy, protocol, services
 from rooms.signaling import HANDLERS
 from rooms.views import js_strings
 
@@ -36,6 +36,17 @@ def test_every_error_and_close_code_is_documented():
         assert f"| `{code}` |" in PROTOCOL, code
     for number in protocol.CLOSE_CODES.values():
         assert f"| {number} |" in PROTOCOL, number
+
+
+def test_sub_room_names_are_documented_with_the_validators_pattern():
+    assert f"ASCII `{policy.SUBROOM_PATTERN}`" in PROTOCOL
+
+
+def test_waiting_reasons_and_host_roles_are_documented():
+    for reason in (audience.LOBBY, audience.NO_HOST):
+        assert f'"{reason}"' in PROTOCOL, reason
+    for role in policy.HOST_ROLES:
+        assert f"`{role}`" in PROTOCOL.split("## Hosts", 1)[1].split("##", 1)[0], role
 
 
 def test_outgoing_refuses_undocumented_types():

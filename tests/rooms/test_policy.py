@@ -11,10 +11,14 @@ from rooms.policy import (
     check_move,
     check_remove,
     decide_join,
+    held,
+    hosted_subrooms,
     lobby_of,
     may_signal,
     room_role,
+    room_state_for,
     sees,
+    valid_subroom,
 )
 
 
@@ -44,34 +48,61 @@ def test_room_role(kind, staff_role, expected):
     assert room_role(kind, staff_role) == expected
 
 
+IN, KNOCK = JoinDecision("admitted", "main"), JoinDecision("waiting", "main")
+
+
 @pytest.mark.parametrize(
-    ("role", "existing", "room", "expected"),
+    ("role", "existing", "room", "same_session", "expected"),
     [
-        ("mediator", None, "open", JoinDecision("admitted", "main")),
-        ("expert", None, "open", JoinDecision("admitted", "main")),
-        ("coordinator", None, "open", JoinDecision("admitted", "main")),
-        ("party", None, "open", JoinDecision("waiting", "main")),
-        ("party", m(1, admission="waiting"), "open", JoinDecision("waiting", "main")),
-        # a reconnecting admitted party returns to the same sub-room
-        ("party", m(1, subroom="caucus-a"), "open", JoinDecision("admitted", "caucus-a")),
-        ("party", m(1, subroom="caucus-a"), "locked", JoinDecision("admitted", "caucus-a")),
-        ("party", m(1, admission="removed"), "open", JoinDecision("waiting", "main")),
-        ("party", m(1, admission="left"), "open", JoinDecision("waiting", "main")),
+        ("mediator", None, "open", False, IN),
+        ("expert", None, "open", False, IN),
+        ("coordinator", None, "open", False, IN),
+        ("party", None, "open", False, KNOCK),
+        ("party", m(1, admission="waiting"), "open", True, KNOCK),
+        # a reconnecting admitted party returns to the same sub-room, from the same session only
+        ("party", m(1, subroom="caucus-a"), "open", True, JoinDecision("admitted", "caucus-a")),
+        ("party", m(1, subroom="caucus-a"), "locked", True, JoinDecision("admitted", "caucus-a")),
+        ("party", m(1, subroom="caucus-a"), "open", False, KNOCK),  # a reissued link, a new phone
+        ("party", m(1), "locked", False, KNOCK),
+        ("party", m(1, admission="removed"), "open", True, KNOCK),
+        ("party", m(1, admission="left"), "open", True, KNOCK),
         (
             "mediator",
             m(1, "mediator", subroom="caucus-b"),
             "open",
+            False,
             JoinDecision("admitted", "caucus-b"),
         ),
-        ("party", None, "locked", "room-locked"),
-        ("party", m(1, admission="left"), "locked", "room-locked"),
-        ("mediator", None, "locked", JoinDecision("admitted", "main")),
-        ("mediator", None, "closed", "room-closed"),
-        ("party", m(1), "closed", "room-closed"),
+        # a lock stops newcomers from entering, never from knocking
+        ("party", None, "locked", False, KNOCK),
+        ("party", m(1, admission="left"), "locked", True, KNOCK),
+        ("coordinator", None, "locked", False, KNOCK),
+        ("expert", m(2, "expert"), "locked", False, KNOCK),
+        ("expert", m(2, "expert", subroom="c"), "locked", True, JoinDecision("admitted", "c")),
+        ("mediator", None, "locked", False, IN),
+        ("mediator", None, "closed", True, "room-closed"),
+        ("party", m(1), "closed", True, "room-closed"),
     ],
 )
-def test_decide_join(role, existing, room, expected):
-    assert decide_join(role, existing, room) == expected
+def test_decide_join(role, existing, room, same_session, expected):
+    assert decide_join(role, existing, room, same_session) == expected
+
+
+@pytest.mark.parametrize(
+    ("room", "case_status", "expected"),
+    [
+        ("open", "scheduled", "open"),
+        ("locked", "agreement", "locked"),
+        ("open", "signed", "open"),
+        ("open", "filed", "open"),
+        ("open", "confirmed", "closed"),
+        ("locked", "dismissed", "closed"),
+        ("open", "closed", "closed"),
+        ("closed", "scheduled", "closed"),
+    ],
+)
+def test_a_concluded_case_closes_its_room(room, case_status, expected):
+    assert room_state_for(room, case_status) == expected
 
 
 MEDIATOR, EXPERT, PARTY = m(1, "mediator"), m(2, "expert"), m(3, "party")
@@ -118,6 +149,10 @@ def test_check_remove(actor, target, expected):
         (MEDIATOR, PARTY, "", "invalid-message"),
         (MEDIATOR, PARTY, "a b", "invalid-message"),
         (MEDIATOR, PARTY, "x" * 33, "invalid-message"),
+        (MEDIATOR, PARTY, "调解室", "invalid-message"),
+        (MEDIATOR, PARTY, "caucus٣", "invalid-message"),  # a non-ASCII digit
+        (MEDIATOR, PARTY, "main\n", "invalid-message"),
+        (MEDIATOR, PARTY, "A_b-9" * 6 + "xy", None),
         (PARTY, PARTY, "main", "not-allowed"),
     ],
 )
@@ -125,28 +160,76 @@ def test_check_move(actor, target, subroom, expected):
     assert check_move(actor, target, subroom) == expected
 
 
+MAIN_HOSTED, NOBODY = frozenset({"main"}), frozenset()
+
+
 @pytest.mark.parametrize(
-    ("sender", "recipient", "allowed"),
+    ("sender", "recipient", "hosted", "allowed"),
     [
-        (m(1, "mediator"), m(2), True),
-        (m(2), m(1, "mediator"), True),
-        (m(2), m(3), True),
-        (m(2), m(2), False),  # not to oneself
-        (m(2, admission="waiting"), m(1, "mediator"), False),  # never from the lobby
-        (m(1, "mediator"), m(2, admission="waiting"), False),  # never into the lobby
-        (m(1, "mediator"), m(2, admission="removed"), False),
-        (m(1, "mediator", subroom="caucus"), m(2), False),  # never across sub-rooms
-        (m(2, subroom="caucus"), m(3), False),
-        (m(1, "mediator", subroom="caucus"), m(2, subroom="caucus"), True),
+        (m(1, "mediator"), m(2), MAIN_HOSTED, True),
+        (m(2), m(1, "mediator"), MAIN_HOSTED, True),
+        (m(2), m(3), MAIN_HOSTED, True),
+        (m(2), m(2), MAIN_HOSTED, False),  # not to oneself
+        (m(2, admission="waiting"), m(1, "mediator"), MAIN_HOSTED, False),  # never from the lobby
+        (m(1, "mediator"), m(2, admission="waiting"), MAIN_HOSTED, False),  # never into the lobby
+        (m(1, "mediator"), m(2, admission="removed"), MAIN_HOSTED, False),
+        (m(1, "mediator", subroom="caucus"), m(2), MAIN_HOSTED, False),  # never across sub-rooms
+        (m(2, subroom="caucus"), m(3), MAIN_HOSTED, False),
+        (m(1, "mediator", subroom="caucus"), m(2, subroom="caucus"), frozenset({"caucus"}), True),
+        # parties never meet without a host in their sub-room, nor with an expert alone
+        (m(2), m(3), NOBODY, False),
+        (m(3), m(2), NOBODY, False),
+        (m(2, subroom="caucus"), m(3, subroom="caucus"), MAIN_HOSTED, False),
+        (m(2), m(4, "expert"), NOBODY, False),
+        (m(4, "expert"), m(2), NOBODY, False),
+        (m(4, "expert"), m(5, "expert"), NOBODY, True),  # staff among themselves as before
+        (m(4, "expert"), m(6, "coordinator"), NOBODY, True),
+        (m(2), m(6, "coordinator"), MAIN_HOSTED, True),
+        (m(2), m(4, "expert"), MAIN_HOSTED, True),
     ],
 )
-def test_may_signal(sender, recipient, allowed):
-    assert may_signal(sender, recipient) is allowed
+def test_may_signal(sender, recipient, hosted, allowed):
+    assert may_signal(sender, recipient, hosted) is allowed
+
+
+@pytest.mark.parametrize(
+    ("members", "hosted"),
+    [
+        ([m(1, "mediator"), m(2)], {"main"}),
+        ([m(1, "mediator", session=None), m(2)], set()),  # offline
+        ([m(1, "coordinator", subroom="c"), m(2)], {"c"}),
+        ([m(1, "expert"), m(2)], set()),  # an expert is no host
+        ([m(1, "coordinator", admission="waiting"), m(2)], set()),  # knocking in a locked room
+        ([m(1, "mediator", subroom="c"), m(3, "coordinator")], {"c", "main"}),
+    ],
+)
+def test_hosted_subrooms(members, hosted):
+    assert hosted_subrooms(members) == hosted
+
+
+@pytest.mark.parametrize(
+    ("member", "hosted", "is_held"),
+    [
+        (m(2), MAIN_HOSTED, False),
+        (m(2), NOBODY, True),
+        (m(2, subroom="c"), MAIN_HOSTED, True),
+        (m(2, admission="waiting"), NOBODY, False),  # knocking is not being held
+        (m(4, "expert"), NOBODY, False),
+        (m(1, "mediator"), NOBODY, False),
+    ],
+)
+def test_held(member, hosted, is_held):
+    assert held(member, hosted) is is_held
+
+
+def test_subroom_names_are_ascii():
+    assert valid_subroom("main") and valid_subroom("caucus-a_1")
+    assert not valid_subroom("调解室") and not valid_subroom("ｃａｕｃｕｓ")
 
 
 def test_only_online_members_are_seen_and_in_the_lobby():
     viewer = m(1, "mediator")
-    assert sees(viewer, m(2)) and not sees(viewer, m(2, session=None))
+    assert sees(viewer, m(2), MAIN_HOSTED) and not sees(viewer, m(2, session=None), MAIN_HOSTED)
     members = [
         m(4, admission="waiting"),
         m(3, admission="waiting", session=None),

@@ -170,15 +170,21 @@ async def test_reconnecting_party_returns_to_its_sub_room(mediator, applicant, r
     med, party, welcome = await admitted_pair(mediator, applicant, room)
     party_id = welcome["you"]["id"]
     await med.send(type="move", member=party_id, subroom="caucus-a")
-    moved = await party.expect("moved")
-    assert moved["you"]["subroom"] == "caucus-a" and moved["members"] == []
+    # Alone in the caucus, without a host: the party waits there, still admitted.
+    moved = await party.expect("waiting")
+    assert moved["you"]["subroom"] == "caucus-a" and moved["reason"] == "no-host"
+    assert moved["you"]["admission"] == "admitted"
     await party.ws.close()
     left = await med.expect("member-left")
     assert left["member"]["id"] == party_id
-    _back, again = await join(applicant, room)
+    back, again = await join(applicant, room)
     assert again["you"]["admission"] == "admitted"
     assert again["you"]["subroom"] == "caucus-a"
     assert again["you"]["id"] == party_id
+    assert (await back.expect("waiting"))["reason"] == "no-host"
+    await med.send(type="move", member=med.you["id"], subroom="caucus-a")
+    assert [m["id"] for m in (await med.expect("moved"))["members"]] == [party_id]
+    assert (await back.expect("admitted"))["members"] == []  # the mediator calls
 
 
 async def test_reconnecting_to_main_sees_the_others(mediator, applicant, room):
@@ -248,16 +254,19 @@ async def test_leave_then_knock_again(mediator, applicant, room):
     assert again["you"]["admission"] == "waiting"
 
 
-async def test_locked_room_refuses_newcomers_not_returning_members(
+async def test_locked_room_lets_newcomers_knock_and_members_return(
     mediator, applicant, respondent, room
 ):
     med, party, _welcome = await admitted_pair(mediator, applicant, room)
     await med.send(type="lock")
     assert (await party.expect("room-state"))["state"] == "locked"
-    newcomer = Member(await open_socket(respondent, room))
-    await newcomer.send(type="join")
-    assert (await newcomer.expect("error"))["code"] == "room-locked"
-    assert await newcomer.closed() == CLOSE_CODES["room-locked"]
+    newcomer, welcome = await join(respondent, room)
+    assert welcome["you"]["admission"] == "waiting" and welcome["room"]["state"] == "locked"
+    assert (await newcomer.expect("waiting"))["reason"] == "lobby"
+    lobby = await med.expect("lobby")
+    while not lobby["waiting"]:  # the empty list after the admission may still be on its way
+        lobby = await med.expect("lobby")
+    assert [m["id"] for m in lobby["waiting"]] == [welcome["you"]["id"]]
     await party.ws.close()
     back, again = await join(applicant, room)
     assert again["you"]["admission"] == "admitted"

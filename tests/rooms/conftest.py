@@ -77,7 +77,11 @@ class Member:
         async with asyncio.timeout(within):
             while True:
                 msg = await self.ws.receive()
-                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                if msg.type is WSMsgType.CLOSE:
+                    # The code in the server's close frame, as a browser reports it (RFC 6455
+                    # 7.1.5); aiohttp's client records 1006 when its own reply loses a race.
+                    return int(msg.data)
+                if msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
                     return self.ws.close_code
                 if msg.type is WSMsgType.TEXT:
                     self.seen.append(json.loads(msg.data))

@@ -253,3 +253,18 @@ async def test_logging_out_closes_the_room_socket(mediator, room):
     assert response.status == 303
     assert (await med.expect("error"))["code"] == "not-authenticated"
     assert await med.closed() == CLOSE_CODES["not-authenticated"]
+
+
+async def test_reissuing_a_link_closes_the_old_sessions_room_socket(
+    app, browsers, mediator, applicant, room, demo
+):
+    """「发送新链接」 over HTTP: the party's open room socket is closed at once."""
+    party, _ = await join(applicant, room)
+    coordinator = await browsers()
+    await login(coordinator, "coordinator")
+    response = await post_form(
+        coordinator, f"/cases/{demo['case']}/invitations", {}, allow_redirects=False
+    )
+    assert response.status == 200
+    assert (await party.expect("error"))["code"] == "not-authenticated"
+    assert await party.closed() == CLOSE_CODES["not-authenticated"]

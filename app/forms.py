@@ -14,11 +14,20 @@ from app.i18n import N_
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer; a larger id would be a database error, not a 404
 _ID = re.compile(r"^[0-9]{1,10}$")
+# The application's limits (app.services.check_application; the columns in app.models agree).
+NAME_MAX_LENGTH = 64
+ADDRESS_MAX_LENGTH = 200
+DESCRIPTION_MIN_LENGTH, DESCRIPTION_MAX_LENGTH = 10, 4000
+TEXT = N_("Please give text here.")
+# NUL is refused by PostgreSQL text columns; a lone surrogate (from a JSON "\ud800" escape) cannot
+# be encoded as UTF-8 at all, so no database can store either.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def clean(value: object) -> str:
-    """A form value as text; NUL is refused by PostgreSQL text columns, so it goes."""
-    return str(value).replace("\x00", "").strip()
+    """A form value as text that every database can store."""
+    return _UNSTORABLE.sub("", str(value)).strip()
 
 
 def form_dict(form: Mapping[str, object]) -> dict[str, str]:
@@ -41,9 +50,29 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _lone_surrogate(value: Any) -> bool:
+    """Whether any string in a parsed JSON value (keys too) holds a lone surrogate."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def strict_json(text: str | bytes) -> Any:
-    """json.loads that refuses duplicate keys (ValueError; RecursionError when nested deeply)."""
-    return json.loads(text, object_pairs_hook=_no_duplicates)
+    """json.loads that refuses duplicate keys and lone surrogates (ValueError; RecursionError
+    when nested deeply). A paired surrogate escape decodes to one character and passes."""
+    value = json.loads(text, object_pairs_hook=_no_duplicates)
+    if _lone_surrogate(value):
+        raise ValueError("lone surrogate in a JSON string")
+    return value
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

@@ -93,7 +93,8 @@ async def mediator_slots(request: web.Request) -> web.StreamResponse:
     if staff_id is None:
         raise NotFound(services.NO_SUCH_MEDIATOR)
     first, last = search_days(request.query.get("from"), request.query.get("to"))
-    minutes = parse_minutes(request.query.get("minutes"))
+    raw_minutes = request.query.get("minutes")
+    minutes = parse_minutes(raw_minutes) if raw_minutes is None or raw_minutes.strip() else None
     if minutes is None or minutes not in LENGTHS:
         raise ValidationFailed({"minutes": BAD_MINUTES})
     async with request.app[sessionmaker_key]() as db:

@@ -1,15 +1,29 @@
-"""The OpenAPI description of booking's API operations (served at /api/v1/openapi.json)."""
+"""The OpenAPI description of booking's API operations (served at /api/v1/openapi.json).
+
+Every bound below is the constant its validator checks; tests/test_openapi_document.py holds
+them equal.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from app.openapi import document, error_responses
+from app.forms import (
+    ADDRESS_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    DESCRIPTION_MIN_LENGTH,
+    NAME_MAX_LENGTH,
+)
+from app.idempotency import HEADER, MAX_KEY_LENGTH
+from app.models import CASE_STATUSES
+from app.openapi import ID, INSTANT, document, error_responses, json_body, json_response, path_id
+from app.services import DISPUTE_TYPES
+from booking.forms import EARLIEST_DATE, LATEST_DATE, PARTY_ROLES
+from booking.services import BOOKABLE_ROLES
+from booking.slots import DEFAULT_MINUTES, LENGTHS, MAX_SEARCH_DAYS
 
-_IDEMPOTENCY = {
-    "name": "Idempotency-Key",
+IDEMPOTENCY_KEY = {
+    "name": HEADER,
     "in": "header",
     "required": False,
     "description": (
@@ -17,53 +31,128 @@ _IDEMPOTENCY = {
         "(header Idempotent-Replayed: true); the same key with another body is a 422. "
         "Only successful answers are kept."
     ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+    # Printable ASCII; surrounding spaces would be trimmed, so the schema leaves them out.
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": "^[!-~]([ -~]*[!-~])?$",
+    },
 }
-_ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
-_DATE = {"type": "string", "format": "date", "example": "2026-11-20"}
-_INSTANT = {"type": "string", "format": "date-time", "example": "2026-11-20T09:00:00+08:00"}
-_PARTY = {
+DATE = {
+    "type": "string",
+    "format": "date",
+    "description": f"YYYY-MM-DD, from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}",
+    "example": "2026-11-20",
+}
+MINUTES = {"type": "integer", "enum": list(LENGTHS), "default": DEFAULT_MINUTES}
+DISPUTE_TYPE = {"type": "string", "enum": list(DISPUTE_TYPES)}
+PARTY = {
     "type": "object",
     "required": ["name", "phone", "id_number"],
     "properties": {
-        "name": {"type": "string", "maxLength": 64},
+        "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH},
         "phone": {"type": "string", "description": "11-digit mainland mobile number"},
         "id_number": {"type": "string", "description": "18-character resident ID (GB 11643)"},
-        "address": {"type": "string", "maxLength": 200},
+        "address": {"type": "string", "maxLength": ADDRESS_MAX_LENGTH},
     },
 }
-_MEDIATOR = {
+NEW_CASE = {
     "type": "object",
+    "required": ["org_id", "dispute_type", "description", *PARTY_ROLES],
     "properties": {
-        "id": _ID,
+        "org_id": {**ID, "description": "the caller's organisation or one below it"},
+        "dispute_type": DISPUTE_TYPE,
+        "description": {
+            "type": "string",
+            "minLength": DESCRIPTION_MIN_LENGTH,
+            "maxLength": DESCRIPTION_MAX_LENGTH,
+        },
+        **{role: PARTY for role in PARTY_ROLES},
+    },
+}
+CASE = {
+    "type": "object",
+    "required": ["id", "status", "org_id", "dispute_type"],
+    "properties": {
+        "id": ID,
+        "status": {"type": "string", "enum": list(CASE_STATUSES)},
+        "org_id": ID,
+        "dispute_type": DISPUTE_TYPE,
+    },
+}
+MEDIATOR = {
+    "type": "object",
+    "required": ["id", "name", "role", "org"],
+    "properties": {
+        "id": ID,
         "name": {"type": "string"},
-        "role": {"type": "string", "enum": ["mediator", "expert"]},
-        "org": {"type": "object", "properties": {"id": _ID, "name": {"type": "string"}}},
+        "role": {"type": "string", "enum": list(BOOKABLE_ROLES)},
+        "org": {
+            "type": "object",
+            "required": ["id", "name"],
+            "properties": {"id": ID, "name": {"type": "string"}},
+        },
     },
 }
-_SLOT = {"type": "object", "properties": {"starts_at": _INSTANT, "ends_at": _INSTANT}}
-_APPOINTMENT = {
+SLOT = {
     "type": "object",
+    "required": ["starts_at", "ends_at"],
+    "properties": {"starts_at": INSTANT, "ends_at": INSTANT},
+}
+SLOTS = {
+    "type": "object",
+    "required": ["mediator_id", "from", "to", "minutes", "slots"],
     "properties": {
-        "id": _ID,
-        "case_id": _ID,
-        "mediator_id": _ID,
-        "mediator_name": {"type": "string"},
-        "starts_at": _INSTANT,
-        "ends_at": _INSTANT,
-        "minutes": {"type": "integer"},
-        "status": {"type": "string", "enum": ["booked", "cancelled", "done"]},
-        "invitations_sent": {"type": "integer"},
+        "mediator_id": ID,
+        "from": DATE,
+        "to": DATE,
+        "minutes": MINUTES,
+        "slots": {"type": "array", "items": SLOT},
     },
 }
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+NEW_APPOINTMENT = {
+    "type": "object",
+    "required": ["case_id", "mediator_id", "starts_at"],
+    "properties": {
+        "case_id": ID,
+        "mediator_id": ID,
+        "starts_at": {
+            **INSTANT,
+            "description": (
+                "on :00 or :30, in the future, inside the mediator's availability; without an "
+                f"offset read as Asia/Shanghai; from {EARLIEST_DATE.isoformat()} "
+                f"to {LATEST_DATE.isoformat()}"
+            ),
+        },
+        "minutes": MINUTES,
+    },
+}
+APPOINTMENT = {
+    "type": "object",
+    "required": [
+        "id",
+        "case_id",
+        "mediator_id",
+        "mediator_name",
+        "starts_at",
+        "ends_at",
+        "minutes",
+        "status",
+        "invitations_sent",
+    ],
+    "properties": {
+        "id": ID,
+        "case_id": ID,
+        "mediator_id": ID,
+        "mediator_name": {"type": "string"},
+        "starts_at": INSTANT,
+        "ends_at": INSTANT,
+        "minutes": MINUTES,
+        "status": {"type": "string", "enum": ["booked", "cancelled", "done"]},
+        "invitations_sent": {"type": "integer", "minimum": 0},
+    },
+}
 
 
 def setup(app: web.Application) -> None:
@@ -74,34 +163,11 @@ def setup(app: web.Application) -> None:
         {
             "operationId": "createCase",
             "summary": "File a mediation application (coordinators and admins).",
-            "parameters": [_IDEMPOTENCY],
-            "requestBody": _body(
-                {
-                    "type": "object",
-                    "required": ["org_id", "dispute_type", "description"],
-                    "properties": {
-                        "org_id": _ID,
-                        "dispute_type": {"type": "string", "example": "neighbour"},
-                        "description": {"type": "string", "minLength": 10, "maxLength": 4000},
-                        "applicant": _PARTY,
-                        "respondent": _PARTY,
-                    },
-                }
-            ),
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": json_body(NEW_CASE),
             "responses": {
-                "201": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "id": _ID,
-                            "status": {"type": "string"},
-                            "org_id": _ID,
-                            "dispute_type": {"type": "string"},
-                        },
-                    },
-                    "the application was stored",
-                ),
-                **error_responses(400, 401, 403, 422),
+                "201": json_response(CASE, "the application was stored"),
+                **error_responses(400, 403, 413, 422),
             },
         },
     )
@@ -113,14 +179,15 @@ def setup(app: web.Application) -> None:
             "operationId": "listMediators",
             "summary": "Mediators and experts of the caller's organisation and those below it.",
             "responses": {
-                "200": _json(
+                "200": json_response(
                     {
                         "type": "object",
-                        "properties": {"mediators": {"type": "array", "items": _MEDIATOR}},
+                        "required": ["mediators"],
+                        "properties": {"mediators": {"type": "array", "items": MEDIATOR}},
                     },
                     "the mediators",
                 ),
-                **error_responses(401, 403),
+                **error_responses(403),
             },
         },
     )
@@ -130,33 +197,28 @@ def setup(app: web.Application) -> None:
         "get",
         {
             "operationId": "listFreeSlots",
-            "summary": "Free start times of one mediator (Asia/Shanghai days, at most 31).",
+            "summary": (
+                f"Free start times of one mediator (Asia/Shanghai days, at most {MAX_SEARCH_DAYS})."
+            ),
             "parameters": [
-                {"name": "mediator_id", "in": "path", "required": True, "schema": _ID},
-                {"name": "from", "in": "query", "required": False, "schema": _DATE},
-                {"name": "to", "in": "query", "required": False, "schema": _DATE},
+                path_id("mediator_id"),
                 {
-                    "name": "minutes",
+                    "name": "from",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "integer", "multipleOf": 30, "default": 60},
+                    "schema": {**DATE, "description": f"{DATE['description']}; default today"},
                 },
+                {
+                    "name": "to",
+                    "in": "query",
+                    "required": False,
+                    "schema": {**DATE, "description": f"{DATE['description']}; default `from`"},
+                },
+                {"name": "minutes", "in": "query", "required": False, "schema": MINUTES},
             ],
             "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "mediator_id": _ID,
-                            "from": _DATE,
-                            "to": _DATE,
-                            "minutes": {"type": "integer"},
-                            "slots": {"type": "array", "items": _SLOT},
-                        },
-                    },
-                    "the free slots",
-                ),
-                **error_responses(401, 403, 404, 422),
+                "200": json_response(SLOTS, "the free slots"),
+                **error_responses(403, 404, 422),
             },
         },
     )
@@ -167,25 +229,11 @@ def setup(app: web.Application) -> None:
         {
             "operationId": "createAppointment",
             "summary": "Book a mediator for a registered case; invites every party by SMS.",
-            "parameters": [_IDEMPOTENCY],
-            "requestBody": _body(
-                {
-                    "type": "object",
-                    "required": ["case_id", "mediator_id", "starts_at"],
-                    "properties": {
-                        "case_id": _ID,
-                        "mediator_id": _ID,
-                        "starts_at": {
-                            **_INSTANT,
-                            "description": "on :00 or :30; without an offset read as Asia/Shanghai",
-                        },
-                        "minutes": {"type": "integer", "multipleOf": 30, "default": 60},
-                    },
-                }
-            ),
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": json_body(NEW_APPOINTMENT),
             "responses": {
-                "201": _json(_APPOINTMENT, "the appointment was booked"),
-                **error_responses(400, 401, 403, 404, 409, 422),
+                "201": json_response(APPOINTMENT, "the appointment was booked"),
+                **error_responses(400, 403, 404, 409, 413, 422),
             },
         },
     )

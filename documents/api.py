@@ -1,4 +1,5 @@
-"""Court-facing JSON API: the judicial-confirmation inbox and rulings."""
+"""Court-facing JSON API: the judicial-confirmation inbox and rulings, and their OpenAPI description
+(bounds from the constants the validators check)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from aiohttp import web
 
 from app.auth import current
 from app.db import sessionmaker_key, transaction
-from app.forms import clean, read_json
-from app.openapi import document, error_responses
+from app.errors import NotFound, ValidationFailed
+from app.forms import TEXT, clean, parse_id, read_json
+from app.i18n import N_
+from app.models import PARTY_ROLES
+from app.openapi import ID, document, error_responses, json_body, json_response, path_id
 from documents import court
+
+NOTE_MAX_LENGTH = 2000  # do_decide refuses longer notes
+NO_SUCH_FILING = N_("This filing does not exist or you may not see it.")
 
 
 def _item(item: court.InboxItem) -> dict[str, Any]:
@@ -39,27 +46,95 @@ async def inbox(request: web.Request) -> web.Response:
     return web.json_response({"filings": [_item(i) for i in items]})
 
 
+def ruling_json(body: dict[str, Any]) -> tuple[str, str]:
+    """{decision, note} → (decision, note); wrong types are field errors. Whether the pair makes
+    a valid ruling (a reason to dismiss, the note's length) is do_decide's to say."""
+    errors: dict[str, str] = {}
+    decision, note = body.get("decision"), body.get("note", "")
+    if not isinstance(decision, str) or clean(decision) not in court.DECISIONS:
+        errors["decision"] = N_("Please choose confirm or dismiss.")
+    if not isinstance(note, str):
+        errors["note"] = TEXT
+    if errors or not isinstance(decision, str) or not isinstance(note, str):
+        raise ValidationFailed(errors)
+    return clean(decision), clean(note)
+
+
 async def decide(request: web.Request) -> web.Response:
     principal = current(request)
-    body = await read_json(request)
+    court.require_clerk(principal)
+    filing_id = parse_id(request.match_info["filing_id"])
+    if filing_id is None:
+        raise NotFound(NO_SUCH_FILING)
+    decision, note = ruling_json(await read_json(request))
     async with transaction(request.app) as db:
-        filing = await court.load_filing(db, principal, int(request.match_info["filing_id"]))
-        await court.do_decide(
-            db, principal, filing, clean(body.get("decision", "")), clean(body.get("note", ""))
-        )
+        filing = await court.load_filing(db, principal, filing_id)
+        await court.do_decide(db, principal, filing, decision, note)
         status = filing.status
     return web.json_response({"id": filing.id, "status": status})
 
 
-FILING_SCHEMA = {
+_MAYBE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+FILING = {
     "type": "object",
+    "required": [
+        "id",
+        "status",
+        "filed_at",
+        "decided_at",
+        "decision_note",
+        "case",
+        "parties",
+        "pdf_url",
+    ],
     "properties": {
-        "id": {"type": "integer"},
-        "status": {"enum": ["filed", "confirmed", "dismissed"]},
+        "id": ID,
+        "status": {"type": "string", "enum": ["filed", *court.DECISIONS]},
         "filed_at": {"type": "string", "format": "date-time"},
-        "case": {"type": "object"},
-        "parties": {"type": "array"},
+        "decided_at": _MAYBE_INSTANT,
+        "decision_note": {"type": ["string", "null"]},
+        "case": {
+            "type": "object",
+            "required": ["id", "number", "dispute_type"],
+            "properties": {
+                "id": ID,
+                "number": {"type": ["string", "null"]},
+                "dispute_type": {"type": "string"},
+            },
+        },
+        "parties": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "role", "id_masked"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "role": {"type": "string", "enum": list(PARTY_ROLES)},
+                    "id_masked": {"type": "string"},
+                },
+            },
+        },
         "pdf_url": {"type": "string", "description": "sealed PDF (same bearer token)"},
+    },
+}
+RULING = {
+    "type": "object",
+    "required": ["decision"],
+    "properties": {
+        "decision": {"type": "string", "enum": list(court.DECISIONS)},
+        "note": {
+            "type": "string",
+            "maxLength": NOTE_MAX_LENGTH,
+            "description": "required to dismiss",
+        },
+    },
+}
+RULED = {
+    "type": "object",
+    "required": ["id", "status"],
+    "properties": {
+        "id": ID,
+        "status": {"type": "string", "enum": list(court.DECISIONS)},
     },
 }
 
@@ -72,22 +147,18 @@ def setup(app: web.Application) -> None:
         "/api/v1/court/inbox",
         "get",
         {
-            "summary": "Judicial-confirmation applications filed with the clerk's court",
+            "operationId": "courtInbox",
+            "summary": "Judicial-confirmation applications filed with the clerk's court.",
             "responses": {
-                "200": {
-                    "description": "newest first, undecided first",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "filings": {"type": "array", "items": FILING_SCHEMA}
-                                },
-                            }
-                        }
+                "200": json_response(
+                    {
+                        "type": "object",
+                        "required": ["filings"],
+                        "properties": {"filings": {"type": "array", "items": FILING}},
                     },
-                },
-                **error_responses(401, 403),
+                    "undecided first, then newest first",
+                ),
+                **error_responses(403),
             },
         },
     )
@@ -96,24 +167,13 @@ def setup(app: web.Application) -> None:
         "/api/v1/court/filings/{filing_id}/decision",
         "post",
         {
-            "summary": "Rule on an application: confirm or dismiss (a note is required to dismiss)",
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["decision"],
-                            "properties": {
-                                "decision": {"enum": ["confirmed", "dismissed"]},
-                                "note": {"type": "string"},
-                            },
-                        }
-                    }
-                }
-            },
+            "operationId": "decideFiling",
+            "summary": "Rule on an application once: confirm, or dismiss with a reason.",
+            "parameters": [path_id("filing_id")],
+            "requestBody": json_body(RULING),
             "responses": {
-                "200": {"description": "decided"},
-                **error_responses(400, 401, 403, 404, 409),
+                "200": json_response(RULED, "the ruling was recorded"),
+                **error_responses(400, 403, 404, 409, 413, 422),
             },
         },
     )

@@ -67,3 +67,31 @@ async def test_odd_digits_in_the_application_form_are_a_field_error(client, demo
         with pytest.raises(ValidationFailed) as failed:
             await check_application(db, {"org_id": "²", "description": "x\x00" * 20})
     assert "org_id" in failed.value.fields
+
+
+async def test_lone_surrogates_in_json_are_not_valid_json(client, demo) -> None:
+    from app.auth import create_api_token
+    from app.db import transaction
+
+    async with transaction(client.app) as db:
+        token = await create_api_token(db, demo["user:coordinator"], "test")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for body in (
+        b'{"description": "\\ud800"}',
+        b'{"\\udfff": 1}',
+        b'{"applicant": {"name": ["x", "a\\udc00b"]}}',
+    ):
+        response = await client.post("/api/v1/cases", data=body, headers=headers)
+        assert response.status == 400, body
+        problem = await response.json()
+        assert problem["messages"]["en"] == "The request body is not valid JSON."
+    # A pair of surrogate escapes is one character (𠮷) and is fine.
+    paired = b'{"description": "\\ud842\\udfb7"}'
+    response = await client.post("/api/v1/cases", data=paired, headers=headers)
+    assert response.status == 422
+
+
+def test_clean_drops_what_no_database_can_store() -> None:
+    from app.forms import clean
+
+    assert clean(" 张\x00三\ud800\udfff 𠮷 ") == "张三 𠮷"

@@ -257,3 +257,40 @@ async def test_openapi_lists_every_booking_operation(client):
         assert any(code.startswith("2") for code in operation["responses"])
     assert "409" in paths["/api/v1/appointments"]["post"]["responses"]
     assert "requestBody" in paths["/api/v1/appointments"]["post"]
+
+
+async def test_dates_outside_the_bookable_range_are_a_field_error(app, client, registered):
+    from booking.forms import EARLIEST_DATE, LATEST_DATE
+
+    headers = await bearer(app, registered["user:coordinator"])
+    slots = f"/api/v1/mediators/{registered['user:mediator']}/slots"
+    too_early = (EARLIEST_DATE - timedelta(days=1)).isoformat()
+    too_late = (LATEST_DATE + timedelta(days=1)).isoformat()
+    for query, field in (
+        ("?from=0001-01-01", "from"),
+        ("?from=9999-12-31", "from"),
+        (f"?from={too_early}", "from"),
+        (f"?from={too_late}", "from"),
+        (f"?from={EARLIEST_DATE}&to=9999-12-31", "to"),
+    ):
+        response = await client.get(slots + query, headers=headers)
+        assert response.status == 422, (query, await response.text())
+        message = (await response.json())["fields"][field]
+        assert message["en"] == "Please give a date from 2000-01-01 to 2099-12-31."
+        assert message["zh_CN"] != message["en"]
+    for query in (f"?from={EARLIEST_DATE}", f"?from={LATEST_DATE}&to={LATEST_DATE}"):
+        response = await client.get(slots + query, headers=headers)
+        assert response.status == 200, query
+        assert (await response.json())["slots"] == []
+    for empty in ("?from=", "?to=", "?minutes=", "?minutes=%20"):
+        response = await client.get(slots + empty, headers=headers)
+        assert response.status == 422, empty
+        assert empty[1:].split("=")[0] in (await response.json())["fields"]
+
+    for start in ("0001-01-01T00:00:00+08:00", "9999-12-31T23:30:00+08:00", "9999-12-31T23:30"):
+        body = {**booking_body(registered, 9), "starts_at": start}
+        response = await client.post(URL, json=body, headers=headers)
+        assert response.status == 422, (start, await response.text())
+        message = (await response.json())["fields"]["starts_at"]["en"]
+        assert message == "Please give a date from 2000-01-01 to 2099-12-31."
+    assert await count(app, Appointment) == 0

@@ -12,7 +12,7 @@ from multidict import CIMultiDict
 from app.auth import current
 from app.errors import NotAuthenticated, PermissionDenied
 from app.settings import Settings, settings_key
-from app.tokens import new_token, same
+from app.tokens import new_token, plausible_token, same
 
 CSRF_COOKIE = "csrf"
 csrf_cookie_rkey = web.RequestKey("csrf_cookie", str)
@@ -64,6 +64,8 @@ def csrf_token(request: web.Request) -> str:
     if principal.csrf_token:
         return principal.csrf_token
     token = request.get(csrf_cookie_rkey) or request.cookies.get(CSRF_COOKIE)
+    if not plausible_token(token):  # absent, or something we never issued
+        token = None
     if not token:
         token = new_token()
         request[new_csrf_cookie_rkey] = token
@@ -85,7 +87,8 @@ async def check_csrf(request: web.Request) -> None:
         raise NotAuthenticated("The API token is missing, wrong or revoked.")
     if not same_origin(request):
         raise PermissionDenied("Cross-site request refused.")
-    expected = current(request).csrf_token or request.cookies.get(CSRF_COOKIE)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    expected = current(request).csrf_token or (cookie if plausible_token(cookie) else None)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.content_type in (
         "application/x-www-form-urlencoded",

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.db import insert_if_missing, lock_row, utcnow
 from app.errors import Conflict, ValidationFailed
-from app.forms import parse_id
+from app.forms import (
+    ADDRESS_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    DESCRIPTION_MIN_LENGTH,
+    NAME_MAX_LENGTH,
+    parse_id,
+)
 from app.i18n import N_, SHANGHAI
 from app.identity import id_digest, mask_id_number, normalize_id_number, normalize_phone
 from app.jobs import enqueue
@@ -52,7 +58,7 @@ class ApplicationInput:
 
 def check_party(prefix: str, role: str, data: dict[str, str], errors: dict[str, str]) -> PartyInput:
     name = data.get(f"{prefix}name", "").strip()
-    if not 1 <= len(name) <= 64:
+    if not 1 <= len(name) <= NAME_MAX_LENGTH:
         errors[f"{prefix}name"] = N_("Please enter the name (up to 64 characters).")
     phone = normalize_phone(data.get(f"{prefix}phone", ""))
     if phone is None:
@@ -61,7 +67,7 @@ def check_party(prefix: str, role: str, data: dict[str, str], errors: dict[str, 
     if id_number is None:
         errors[f"{prefix}id_number"] = N_("This is not a valid 18-character resident ID number.")
     address = data.get(f"{prefix}address", "").strip()
-    if len(address) > 200:
+    if len(address) > ADDRESS_MAX_LENGTH:
         errors[f"{prefix}address"] = N_("The address is too long (up to 200 characters).")
     return PartyInput(role, name, phone or "", id_number or "", address)
 
@@ -75,7 +81,7 @@ async def check_application(db: AsyncSession, data: dict[str, str]) -> Applicati
     if data.get("dispute_type") not in DISPUTE_TYPES:
         errors["dispute_type"] = N_("Please choose the kind of dispute.")
     description = data.get("description", "").strip()
-    if not 10 <= len(description) <= 4000:
+    if not DESCRIPTION_MIN_LENGTH <= len(description) <= DESCRIPTION_MAX_LENGTH:
         errors["description"] = N_("Please describe the dispute in 10 to 4000 characters.")
     parties = (
         check_party("applicant_", "applicant", data, errors),

@@ -19,12 +19,26 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def _bytes(text: str) -> bytes:
+    # Header values that were not UTF-8 reach us with surrogate escapes; they hash and compare
+    # as the bytes that were sent (and match nothing), never as a server error.
+    return text.encode("utf-8", "surrogateescape")
+
+
 def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(_bytes(token)).hexdigest()
 
 
 def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+    return hmac.compare_digest(_bytes(a), _bytes(b))
+
+
+def plausible_token(value: str | None) -> bool:
+    """Shaped like a token we issue (URL-safe base64), so it may be echoed into a page."""
+    return value is not None and _TOKEN_SHAPE.fullmatch(value) is not None
 
 
 def redact_party_links(text: str) -> str:

@@ -35,9 +35,9 @@ from app.settings import settings_key
 from app.tokens import new_token
 from booking import services
 from booking.forms import (
-    BAD_DATE,
     BAD_MINUTES,
     booking_form,
+    date_error,
     parse_date,
     parse_minutes,
 )
@@ -154,7 +154,7 @@ async def _book_context(
     chosen = next((p for p in staff if p.id == parse_id(values.get("mediator_id"))), None)
     day = parse_date(values.get("date")) if values.get("date") else local_today()
     if day is None:
-        errors = {**errors, "date": BAD_DATE}
+        errors = {**errors, "date": date_error(values.get("date"))}
     minutes = parse_minutes(values.get("minutes"))
     if minutes not in LENGTHS:
         errors, minutes = {**errors, "minutes": BAD_MINUTES}, DEFAULT_MINUTES

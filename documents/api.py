@@ -16,7 +16,6 @@ from app.models import PARTY_ROLES
 from app.openapi import ID, document, error_responses, json_body, json_response, path_id
 from documents import court
 
-NOTE_MAX_LENGTH = 2000  # do_decide refuses longer notes
 NO_SUCH_FILING = N_("This filing does not exist or you may not see it.")
 
 
@@ -124,7 +123,7 @@ RULING = {
         "decision": {"type": "string", "enum": list(court.DECISIONS)},
         "note": {
             "type": "string",
-            "maxLength": NOTE_MAX_LENGTH,
+            "maxLength": court.NOTE_MAX_LENGTH,
             "description": "required to dismiss",
         },
     },

@@ -24,6 +24,7 @@ from documents.services import require_mediator
 
 FILING_WINDOW = timedelta(days=30)
 DECISIONS = ("confirmed", "dismissed")
+NOTE_MAX_LENGTH = 2000
 # Personal-status matters are not accepted for judicial confirmation (SPC interpretation).
 NOT_ACCEPTED_WARNING_TYPES = ("family",)
 
@@ -137,7 +138,7 @@ async def do_decide(
     note = note.strip()
     if decision == "dismissed" and not note:
         raise UserError(N_("Please give the reason for dismissing."))
-    if len(note) > 2000:
+    if len(note) > NOTE_MAX_LENGTH:
         raise UserError(N_("The note is too long (up to 2000 characters)."))
     if principal.org_id != filing.court_org_id:
         raise PermissionDenied(N_("You are not allowed to do this."))

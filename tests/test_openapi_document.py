@@ -37,7 +37,7 @@ from booking.forms import (
 )
 from booking.slots import DEFAULT_MINUTES, LENGTHS, valid_length
 from documents import court
-from documents.api import NOTE_MAX_LENGTH, ruling_json
+from documents.api import ruling_json
 from documents.models import CourtFiling
 
 _PARAMETER = re.compile(r"{([^}]+)}")
@@ -221,7 +221,7 @@ def test_the_idempotency_key_is_bounded_like_the_header_check(document) -> None:
 def test_the_ruling_schema_is_what_do_decide_enforces(document) -> None:
     body = _body(document, "/court/filings/{filing_id}/decision")
     assert body["properties"]["decision"]["enum"] == list(court.DECISIONS)
-    assert body["properties"]["note"]["maxLength"] == NOTE_MAX_LENGTH
+    assert body["properties"]["note"]["maxLength"] == court.NOTE_MAX_LENGTH
     for decision in court.DECISIONS:
         assert ruling_json({"decision": decision, "note": " n "}) == (decision, "n")
     for wrong in ({"decision": 1}, {"decision": "maybe"}, {"decision": "confirmed", "note": 2}):
@@ -230,11 +230,13 @@ def test_the_ruling_schema_is_what_do_decide_enforces(document) -> None:
 
 
 async def test_do_decide_enforces_the_documented_note_length() -> None:
-    # documents/court.py spells the limit itself; this holds it to NOTE_MAX_LENGTH. A filing of
-    # another court gets past the note checks to the permission check, before any database work.
+    # A filing of another court gets past the note checks to the permission check, before any
+    # database work.
     clerk = Principal(kind="staff", staff_id=1, role="court_clerk", org_id=1)
     elsewhere = CourtFiling(court_org_id=2, status="filed")
     with pytest.raises(PermissionDenied):
-        await court.do_decide(None, clerk, elsewhere, "dismissed", "x" * NOTE_MAX_LENGTH)  # type: ignore[arg-type]
+        await court.do_decide(None, clerk, elsewhere, "dismissed", "x" * court.NOTE_MAX_LENGTH)  # type: ignore[arg-type]
     with pytest.raises(UserError):
-        await court.do_decide(None, clerk, elsewhere, "dismissed", "x" * (NOTE_MAX_LENGTH + 1))  # type: ignore[arg-type]
+        await court.do_decide(
+            None, clerk, elsewhere, "dismissed", "x" * (court.NOTE_MAX_LENGTH + 1)
+        )  # type: ignore[arg-type]

@@ -95,3 +95,29 @@ def test_clean_drops_what_no_database_can_store() -> None:
     from app.forms import clean
 
     assert clean(" 张\x00三\ud800\udfff 𠮷 ") == "张三 𠮷"
+
+
+async def _raw(client, request: bytes) -> bytes:
+    """Sends bytes no HTTP client library would (header values that are not UTF-8)."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    return answer
+
+
+async def test_tokens_and_cookies_that_are_not_utf8_are_refused_not_500(client, demo) -> None:
+    host = f"Host: {client.host}:{client.port}\r\n".encode()
+    for request in (
+        b"GET /api/v1/mediators HTTP/1.1\r\n" + host + b"Authorization: Bearer \xff\xfe\r\n",
+        b"GET / HTTP/1.1\r\n" + host + b"Cookie: msid=\xff\xfe\r\n",
+        b"GET /login HTTP/1.1\r\n" + host + b"Cookie: csrf=\xff\r\n",
+        b"POST /login HTTP/1.1\r\n" + host + b"Cookie: csrf=\xff\r\nX-CSRF-Token: \xfe\r\n"
+        b"Content-Length: 0\r\n",
+    ):
+        answer = await _raw(client, request + b"Connection: close\r\n\r\n")
+        status = int(answer.split(b" ", 2)[1])
+        assert 200 <= status < 500, answer[:300]

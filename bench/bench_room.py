@@ -189,6 +189,7 @@ async def product(runs: int, members: int, tmp: Path) -> dict[str, Any]:
         run_worker=False,
         base_url=base,
         session_hours=2,
+        mode="development",  # the benchmark's throw-away database uses the development secrets
     )
     seats = await prepare(settings, runs + 1, members - 1)
     server = Server(settings, port, tmp / "server.log")

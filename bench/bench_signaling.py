@@ -120,6 +120,7 @@ class Server:
             "MEDIATION_RUN_WORKER": "false",
             "MEDIATION_LOG_LEVEL": "WARNING",
             "MEDIATION_BASE_URL": settings.base_url,
+            "MEDIATION_MODE": "development",
         }
         self.log = log
         with log.open("w") as out:
@@ -308,6 +309,7 @@ async def product(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         run_worker=False,
         base_url=base,
         session_hours=2,
+        mode="development",  # the benchmark's throw-away database uses the development secrets
     )
     seats = await prepare(settings, rooms + 1, args.room)  # one more room to warm up the server
     server = Server(settings, port, tmp / "server.log")

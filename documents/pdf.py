@@ -32,13 +32,6 @@ T = TypeVar("T")
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
-# Users often number their own terms ("1.", "2、", "（三）"); the template numbers them, so a
-# leading enumerator is dropped. Only short ones not followed by a digit: "2026.12.31前" or
-# "1.5万元" are content, not numbering.
-_TERM_NUMBER_RE = re.compile(
-    r"^\s*(?:[（(]\s*(?:[0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*[)）]"
-    r"|(?:[0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*[.．、)）](?![0-9]))\s*"
-)
 
 
 @dataclass(frozen=True)
@@ -59,7 +52,9 @@ class AgreementDoc:
     dispute_type: str
     parties: tuple[PartyLine, ...]
     facts: str
-    terms: str
+    # Exactly as signed, one string per term: the template numbers them and never rewrites
+    # them ("三、四号楼之间的通道…" is a term about buildings three and four, not term 3).
+    terms: tuple[str, ...]
     performance: str
     performance_deadline: date
     mediator_name: str
@@ -90,11 +85,8 @@ def _local(value: datetime) -> datetime:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _terms(text: str) -> list[str]:
-    return [_TERM_NUMBER_RE.sub("", line, count=1) for line in _paragraphs(text)]
+    """One paragraph per line, each verbatim; blank lines only separate paragraphs."""
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def _png_data_uri(png: bytes) -> str:
@@ -128,7 +120,7 @@ def _context(doc: AgreementDoc) -> dict[str, Any]:
         "doc": doc,
         "parties": parties,
         "facts": _paragraphs(doc.facts),
-        "terms": _terms(doc.terms),
+        "terms": list(doc.terms),
         "performance": _paragraphs(doc.performance),
         "deadline": format_date(doc.performance_deadline),
         "effective_at": format_date(doc.effective_at) if doc.effective_at else None,

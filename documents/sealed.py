@@ -76,7 +76,7 @@ def agreement_doc(
         dispute_type=label("dispute", content["case"]["dispute_type"], "zh_CN"),
         parties=tuple(lines),
         facts=content["facts"],
-        terms="\n".join(content["terms"]),
+        terms=tuple(content["terms"]),
         performance=content["performance"],
         performance_deadline=date.fromisoformat(content["performance_deadline"]),
         mediator_name=mediator.get("name", ""),

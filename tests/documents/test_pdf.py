@@ -30,7 +30,7 @@ AGREEMENT_JSON = json.dumps(
 ATTACHMENTS = (("agreement.json", AGREEMENT_JSON, "调解协议数据"),)
 
 
-def make_doc(terms: str | None = None, effective: bool = True) -> AgreementDoc:
+def make_doc(terms: tuple[str, ...] | None = None, effective: bool = True) -> AgreementDoc:
     png = signature_png()
     # 17:30 UTC on the 19th is 01:30 on the 20th in Shanghai: dates must be local.
     signed = datetime(2026, 11, 19, 17, 30, tzinfo=UTC)
@@ -65,9 +65,9 @@ def make_doc(terms: str | None = None, effective: bool = True) -> AgreementDoc:
         ),
         terms=terms
         or (
-            "1. 被申请人于12月10日前修复防水层\n"
-            "被申请人赔偿申请人修复费用三千元\n"
-            "双方和睦相处，本纠纷就此了结"
+            "1. 被申请人于12月10日前修复防水层",
+            "被申请人赔偿申请人修复费用三千元",
+            "双方和睦相处，本纠纷就此了结",
         ),
         performance="银行转账支付；防水层由被申请人委托施工单位修复。",
         performance_deadline=date(2026, 12, 31),
@@ -103,10 +103,10 @@ def test_text_carries_the_agreement(pdf: bytes) -> None:
         assert expected in text, expected
     assert "签名时间：2026年11月20日 01:30" in text  # Asia/Shanghai, not UTC
     assert "生效日期：2026年11月20日" in text
-    # The user's own "1." is replaced by the template's numbering, not doubled.
-    assert "1. 被申请人" not in text
-    assert re.search(r"1．\s*被申请人于12月10日前修复防水层", text)
-    assert re.search(r"3．\s*双方和睦相处", text)
+    # The template numbers the terms; a number typed into a term is part of what was signed.
+    assert re.search(r"1．\s*1\. 被申请人于12月10日前修复防水层", text)
+    assert re.search(r"2．\s*被申请人赔偿申请人修复费用三千元", text)
+    assert re.search(r"3．\s*双方和睦相处，本纠纷就此了结", text)
 
 
 def test_every_font_is_embedded(pdf: bytes) -> None:
@@ -137,7 +137,7 @@ def test_json_attachment_round_trips(pdf: bytes) -> None:
 
 
 def test_user_input_is_escaped() -> None:
-    doc = make_doc(terms="赔偿<script>alert(1)</script>元\n<b>加粗</b>")
+    doc = make_doc(terms=("赔偿<script>alert(1)</script>元", "<b>加粗</b>"))
     html = agreement_html(doc)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -146,10 +146,22 @@ def test_user_input_is_escaped() -> None:
     assert "<script>alert(1)</script>" in text  # shown as text, not swallowed as markup
 
 
-def test_own_term_numbering_is_dropped_but_content_is_not() -> None:
-    terms = "1. 修复防水层\n（二）赔偿三千元\n十一、互不追究\n2026.12.31前付清\n1.5万元分期支付"
-    items = re.findall(r"<li>(.*?)</li>", agreement_html(make_doc(terms=terms)))
-    assert items == ["修复防水层", "赔偿三千元", "互不追究", "2026.12.31前付清", "1.5万元分期支付"]
+def test_terms_are_rendered_exactly_as_signed() -> None:
+    terms = ("1. 修复防水层", "（二）赔偿三千元", "三、四号楼之间的通道共用", "1.5万元  分期支付")
+    items = re.findall(r'<li class="verbatim">(.*?)</li>', agreement_html(make_doc(terms=terms)))
+    assert items == list(terms)
+
+
+def test_facts_and_performance_are_rendered_line_by_line_as_written() -> None:
+    doc = make_doc()
+    facts = "三、四号楼的住户  共用通道\n\n（二）被申请人 于2026年搭建车棚"
+    doc = AgreementDoc(**{**doc.__dict__, "facts": facts, "performance": "银行转账  分两期"})
+    paragraphs = re.findall(r'<p class="indent verbatim">(.*?)</p>', agreement_html(doc))
+    assert paragraphs == [
+        "三、四号楼的住户  共用通道",
+        "（二）被申请人 于2026年搭建车棚",
+        "履行方式：银行转账  分两期",
+    ]
 
 
 def test_unsigned_draft_says_not_effective() -> None:
@@ -194,7 +206,7 @@ def test_renderer_fetches_only_data_urls(tmp_path: Path) -> None:
 def test_long_agreement_repeats_footer_on_every_page() -> None:
     paragraph = "申请人与被申请人就房屋漏水的维修责任和赔偿数额发生争议，多次协商未果。" * 6
     doc = make_doc()
-    terms = "\n".join(f"第{n}项：被申请人应当履行相应义务" for n in range(1, 13))
+    terms = tuple(f"第{n}项：被申请人应当履行相应义务" for n in range(1, 13))
     doc = AgreementDoc(**{**doc.__dict__, "facts": "\n".join([paragraph] * 10), "terms": terms})
     text = pdf_text(html_to_pdfa(agreement_html(doc), ()))
     assert re.search(r"12．\s*第12项：被申请人应当履行相应义务", text)

@@ -5,7 +5,8 @@ PIP     := $(VENV)/bin/pip
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
 
-RUN_DEBS  := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+RUN_DEBS  := fonts-noto-cjk fonts-hanazono fonts-babelstone-han libpango-1.0-0 libpangoft2-1.0-0 \
+             libharfbuzz-subset0 fonts-dejavu-core
 TEST_DEBS := chromium poppler-utils
 
 .PHONY: run test lint typecheck pytest system-packages system-packages-test clean

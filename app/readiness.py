@@ -93,10 +93,20 @@ def _fonts() -> Result:
     if fc_list is None:
         return ("CJK fonts", False, "fontconfig is missing")
     out = subprocess.run(
-        [fc_list, ":lang=zh", "family"], capture_output=True, text=True, check=False
+        [fc_list, ":", "family"], capture_output=True, text=True, check=False
     ).stdout
-    found = "Noto Serif CJK SC" in out or "Noto Sans CJK SC" in out
-    return ("CJK fonts", found, "Noto CJK found" if found else "install fonts-noto-cjk")
+    missing = [
+        package
+        for package, family in (
+            ("fonts-noto-cjk", "Noto Serif CJK SC"),  # the agreement's text
+            ("fonts-hanazono", "HanaMinB"),  # rare characters of names: CJK Extensions B-F
+            ("fonts-babelstone-han", "BabelStone Han"),  # … and Extension G
+        )
+        if family not in out
+    ]
+    if missing:
+        return ("CJK fonts", False, "install " + " ".join(missing))
+    return ("CJK fonts", True, "Noto CJK, HanaMinB and BabelStone Han found")
 
 
 def _weasyprint() -> Result:

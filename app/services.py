@@ -34,6 +34,7 @@ from app.models import (
     Organization,
     Party,
 )
+from app.printable import UNPRINTABLE, single_spaced, unprintable
 from app.settings import Settings
 
 DISPUTE_TYPES = LABELS["dispute"]
@@ -57,18 +58,24 @@ class ApplicationInput:
 
 
 def check_party(prefix: str, role: str, data: dict[str, str], errors: dict[str, str]) -> PartyInput:
-    name = data.get(f"{prefix}name", "").strip()
+    # Names and addresses are printed on the agreement: typed white space normalised, and
+    # characters that would not print as typed refused (app/printable.py).
+    name = single_spaced(data.get(f"{prefix}name", ""))
     if not 1 <= len(name) <= NAME_MAX_LENGTH:
         errors[f"{prefix}name"] = N_("Please enter the name (up to 64 characters).")
+    elif unprintable(name) is not None or "\n" in name:
+        errors[f"{prefix}name"] = UNPRINTABLE
     phone = normalize_phone(data.get(f"{prefix}phone", ""))
     if phone is None:
         errors[f"{prefix}phone"] = N_("Please enter an 11-digit mainland mobile number.")
     id_number = normalize_id_number(data.get(f"{prefix}id_number", ""))
     if id_number is None:
         errors[f"{prefix}id_number"] = N_("This is not a valid 18-character resident ID number.")
-    address = data.get(f"{prefix}address", "").strip()
+    address = single_spaced(data.get(f"{prefix}address", "")).replace("\n", " ")
     if len(address) > ADDRESS_MAX_LENGTH:
         errors[f"{prefix}address"] = N_("The address is too long (up to 200 characters).")
+    elif unprintable(address) is not None:
+        errors[f"{prefix}address"] = UNPRINTABLE
     return PartyInput(role, name, phone or "", id_number or "", address)
 
 

@@ -29,7 +29,7 @@ from documents.seal import ensure_dev_key, seal_pdf, verify_pdf  # noqa: E402
 from tests.pdf_reading import signature_png  # noqa: E402
 
 FLOOR = ROOT.parent / "shared" / "bench" / "floor_pdf.py"
-TERMS = "\n".join(
+TERMS = tuple(
     f"李建国于2026年12月{i}日前向王秀兰支付院墙重建费用第{i}期人民币壹仟元整（¥1,000.00）。"
     for i in range(1, 16)
 )

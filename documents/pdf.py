@@ -64,6 +64,10 @@ class AgreementDoc:
     effective_at: datetime | None
     mediator_signature_png: bytes | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.terms, str):  # each character would print as a term of its own
+            raise TypeError("AgreementDoc.terms is a tuple of terms, not one string")
+
 
 def format_date(value: date | datetime) -> str:
     """2026年11月20日; aware datetimes are shown in Asia/Shanghai."""

@@ -20,6 +20,7 @@ from app.i18n import N_, SHANGHAI
 from app.identity import mask_phone
 from app.jobs import enqueue
 from app.models import Case, Organization, StaffUser
+from app.printable import UNPRINTABLE, single_spaced, unprintable
 from app.services import parties_of, record_event
 from documents.models import Agreement, Signature
 
@@ -37,16 +38,22 @@ class Draft:
 
 
 def check_draft(form: dict[str, str]) -> Draft:
+    """The draft as it will be signed and printed: white space normalised here, before anyone
+    signs, and characters the PDF cannot print as typed refused (see app/printable.py)."""
     errors: dict[str, str] = {}
-    facts = form.get("facts", "").strip()
+    text = {name: single_spaced(form.get(name, "")) for name in ("facts", "terms", "performance")}
+    facts = text["facts"]
     if not 10 <= len(facts) <= 10_000:
         errors["facts"] = N_("Please describe the facts in 10 to 10000 characters.")
-    terms = tuple(line.strip() for line in form.get("terms", "").splitlines() if line.strip())
+    terms = tuple(line for line in text["terms"].splitlines() if line)
     if not 1 <= len(terms) <= MAX_TERMS or any(len(t) > 1000 for t in terms):
         errors["terms"] = N_("Please write 1 to 50 terms, one per line.")
-    performance = form.get("performance", "").strip()
+    performance = text["performance"]
     if not 2 <= len(performance) <= 1000:
         errors["performance"] = N_("Please say how the agreement will be performed.")
+    for name, value in text.items():
+        if unprintable(value) is not None:
+            errors[name] = UNPRINTABLE
     deadline = None
     try:
         deadline = date.fromisoformat(form.get("performance_deadline", "").strip())

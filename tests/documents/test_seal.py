@@ -42,7 +42,7 @@ def agreement() -> AgreementDoc:
         dispute_type="邻里纠纷",
         parties=(party, PartyLine(**{**party.__dict__, "name": "李建国", "role": "被申请人"})),
         facts="双方因漏水发生纠纷。",
-        terms="被申请人赔偿三千元",
+        terms=("被申请人赔偿三千元",),
         performance="银行转账",
         performance_deadline=date(2026, 12, 31),
         mediator_name="张明",

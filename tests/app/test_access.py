@@ -4,27 +4,13 @@ from sqlalchemy import func, select
 
 from app.db import transaction
 from app.models import Case, Party, WebSession
-from app.services import ApplicationInput, PartyInput, do_submit_application
-from app.settings import settings_key
+from tests.builders import applications
 from tests.people import csrf, login, open_party_session, party_link
 
 
 async def _second_case(app, org_id: int) -> int:
-    async with transaction(app) as db:
-        case = await do_submit_application(
-            db,
-            app[settings_key],
-            ApplicationInput(
-                org_id=org_id,
-                dispute_type="lending",
-                description="借款三万元到期未还，双方对利息有争议。",
-                parties=(
-                    PartyInput("applicant", "赵六", "13600000000", "11010519491231002X", ""),
-                    PartyInput("respondent", "钱七", "13600000001", "110105194912310029", ""),
-                ),
-            ),
-        )
-        return case.id
+    (case_id,) = await applications(app, org_id)
+    return case_id
 
 
 async def test_party_link_opens_own_case_only(app, client, demo) -> None:

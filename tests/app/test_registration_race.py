@@ -8,34 +8,12 @@ import re
 
 from sqlalchemy import func, select
 
-from app.db import sessionmaker_key, transaction
+from app.db import sessionmaker_key
 from app.models import Case, CaseEvent
-from app.services import ApplicationInput, PartyInput, do_submit_application
-from app.settings import settings_key
+from tests.builders import applications
 from tests.people import csrf, login
 
 FORM = {"risk": "blue", "complexity": "general", "tier": "town"}
-
-
-async def applications(app, org_id: int, n: int) -> list[int]:
-    async with transaction(app) as db:
-        ids = []
-        for i in range(n):
-            case = await do_submit_application(
-                db,
-                app[settings_key],
-                ApplicationInput(
-                    org_id=org_id,
-                    dispute_type="lending",
-                    description=f"第{i}号借款纠纷：借款到期未还，双方对利息有争议。",
-                    parties=(
-                        PartyInput("applicant", "赵六", "13600000000", "11010519491231002X", ""),
-                        PartyInput("respondent", "钱七", "13600000001", "110105194912310029", ""),
-                    ),
-                ),
-            )
-            ids.append(case.id)
-    return ids
 
 
 async def test_concurrent_registrations_get_unique_gap_free_numbers(app, client, demo) -> None:

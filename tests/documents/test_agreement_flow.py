@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import date, timedelta
 
 from aiohttp import web
 from pypdf import PdfReader
@@ -16,6 +15,7 @@ from app.jobs import run_pending
 from app.models import Message
 from documents.models import Agreement, Signature
 from documents.sealed import check_seal
+from tests.builders import draft_form
 from tests.pdf_reading import drawn_images, pdf_text, signature_png
 from tests.people import csrf, login, open_party_session, post_form
 
@@ -28,17 +28,6 @@ SIGNATURE_SIZE = (120, 40)
 def signature_body(version_hash: str) -> dict[str, str]:
     image = "data:image/png;base64," + base64.b64encode(signature_png(*SIGNATURE_SIZE)).decode()
     return {"version_hash": version_hash, "image": image}
-
-
-def draft_form(**overrides: str) -> dict[str, str]:
-    deadline = (date.today() + timedelta(days=30)).isoformat()
-    return {
-        "facts": "被申请人装修时拆除双方共用院墙，申请人要求赔偿重建费用。",
-        "terms": TERMS,
-        "performance": "银行转账",
-        "performance_deadline": deadline,
-        **overrides,
-    }
 
 
 async def draft(client, case_id: int, **overrides: str):

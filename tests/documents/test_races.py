@@ -10,21 +10,20 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import event, func, select
 
-from app.auth import Principal, create_api_token
+from app.auth import create_api_token
 from app.db import engine_key, sessionmaker_key, transaction
-from app.models import Case, CaseEvent, Job, Party
-from app.services import (
-    ApplicationInput,
-    PartyInput,
-    Registration,
-    do_register,
-    do_submit_application,
-)
-from app.settings import settings_key
-from documents import court, services
+from app.models import Case, CaseEvent, Job
 from documents.models import Agreement, Signature
-from tests.documents.test_agreement_flow import draft_form, signature_body
-from tests.pdf_reading import signature_png
+from tests.builders import (
+    draft_form,
+    drafted,
+    filed,
+    party_principals,
+    scheduled,
+    signed_by,
+    staff,
+)
+from tests.documents.test_agreement_flow import signature_body
 from tests.people import csrf, login, open_party_session, post_form
 
 
@@ -32,65 +31,6 @@ async def count(app: web.Application, model: object, *where: object) -> int:
     async with app[sessionmaker_key]() as db:
         query = select(func.count()).select_from(model)  # type: ignore[arg-type]
         return int(await db.scalar(query.where(*where)) or 0)  # type: ignore[arg-type]
-
-
-def staff(demo: dict[str, int], username: str, role: str, org: str) -> Principal:
-    return Principal(
-        kind="staff", staff_id=demo[f"user:{username}"], role=role, org_id=demo[f"org:{org}"]
-    )
-
-
-async def scheduled(app: web.Application, demo: dict[str, int]) -> int:
-    """A new registered case of the town, assigned to the demo mediator."""
-    async with transaction(app) as db:
-        case = await do_submit_application(
-            db,
-            app[settings_key],
-            ApplicationInput(
-                org_id=demo["org:town"],
-                dispute_type="neighbour",
-                description="邻居装修拆除共用院墙，双方就重建费用发生争执。",
-                parties=(
-                    PartyInput("applicant", "王秀兰", "13912345678", "320584198503150023", ""),
-                    PartyInput("respondent", "李建国", "13787654321", "320584197901010013", ""),
-                ),
-            ),
-        )
-        await do_register(
-            db,
-            app[settings_key],
-            staff(demo, "coordinator", "coordinator", "town"),
-            case,
-            Registration("blue", "general", "town"),
-        )
-        case.mediator_id, case.status = demo["user:mediator"], "scheduled"
-        return case.id
-
-
-async def drafted(app: web.Application, demo: dict[str, int], case_id: int) -> Agreement:
-    async with transaction(app) as db:
-        case = await db.get(Case, case_id)
-        assert case is not None
-        return await services.do_draft(
-            db,
-            staff(demo, "mediator", "mediator", "town"),
-            case,
-            services.check_draft(draft_form()),
-        )
-
-
-async def signed_by(app: web.Application, agreement: Agreement, *principals: Principal) -> None:
-    for principal in principals:
-        async with transaction(app) as db:
-            row = await db.get(Agreement, agreement.id)
-            assert row is not None
-            await services.do_sign(db, principal, row, row.version_hash, signature_png(), {})
-
-
-async def party_principals(app: web.Application, case_id: int) -> list[Principal]:
-    async with app[sessionmaker_key]() as db:
-        parties = await db.scalars(select(Party).where(Party.case_id == case_id))
-        return [Principal(kind="party", party_id=p.id, case_id=case_id) for p in parties]
 
 
 async def sign_over_http(client, agreement: Agreement) -> int:
@@ -171,19 +111,6 @@ async def test_a_revision_and_the_last_signature_never_both_win(app, client, dem
             assert live[0].id == agreement.id and live[0].status == "effective"
         else:
             assert live[0].version == 2 and live[0].status == "signing"
-
-
-async def filed(app: web.Application, demo: dict[str, int]) -> int:
-    case_id = await scheduled(app, demo)
-    agreement = await drafted(app, demo, case_id)
-    mediator = staff(demo, "mediator", "mediator", "town")
-    await signed_by(app, agreement, *await party_principals(app, case_id), mediator)
-    async with transaction(app) as db:
-        case = await db.get(Case, case_id)
-        row = await db.get(Agreement, agreement.id)
-        assert case is not None and row is not None
-        filing = await court.do_file(db, mediator, case, row, demo["org:court"])
-        return filing.id
 
 
 async def test_six_simultaneous_rulings_one_wins(app, client, demo) -> None:

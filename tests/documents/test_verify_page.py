@@ -9,19 +9,12 @@ import pytest
 from app.settings import settings_key
 from documents.sealed import sealed_pdf
 from tests.browsers import chromium, new_page
-from tests.documents.test_races import drafted, party_principals, scheduled, signed_by, staff
+from tests.builders import effective
 from tests.people import csrf, seed_ids
 
 
 async def effective_pdf(app, demo) -> tuple[bytes, str]:
-    case_id = await scheduled(app, demo)
-    agreement = await drafted(app, demo, case_id)
-    await signed_by(
-        app,
-        agreement,
-        *await party_principals(app, case_id),
-        staff(demo, "mediator", "mediator", "town"),
-    )
+    agreement = await effective(app, demo)
     return (await sealed_pdf(app, agreement.id)).pdf, agreement.version_hash
 
 

@@ -9,10 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from app.db import transaction
-from app.services import ApplicationInput, PartyInput, do_submit_application
-from app.settings import settings_key
 from rooms.protocol import CLOSE_CODES
+from tests.builders import applications
 from tests.rooms.conftest import Member, join, open_socket, origin, party_browser
 
 
@@ -48,22 +46,7 @@ async def test_foreign_origin_is_refused_before_upgrade(mediator, room):
 
 
 async def test_party_of_another_case_is_refused(app, browsers, room, demo):
-    async with transaction(app) as db:
-        other = await do_submit_application(
-            db,
-            app[settings_key],
-            ApplicationInput(
-                org_id=demo["org:town"],
-                dispute_type="lending",
-                description="借款未还。",
-                parties=(
-                    PartyInput("applicant", "赵六", "13911112222", "320584198503150023", ""),
-                    PartyInput("respondent", "钱七", "13933334444", "320584197901010013", ""),
-                ),
-            ),
-            actor="test",
-        )
-        other_case = other.id
+    (other_case,) = await applications(app, demo["org:town"])
     stranger = await party_browser(browsers, app, other_case, "applicant")
     member = Member(await open_socket(stranger, room))
     error = await member.expect("error")

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from app.auth import current
+from app.case_status import announce_case_status
 from app.db import sessionmaker_key, transaction
 from app.errors import NotFound, ValidationFailed
 from app.forms import TEXT, clean, parse_id, read_json
@@ -70,6 +71,7 @@ async def decide(request: web.Request) -> web.Response:
         filing = await court.load_filing(db, principal, filing_id)
         await court.do_decide(db, principal, filing, decision, note)
         status = filing.status
+    await announce_case_status(request.app, filing.case_id, status)
     return web.json_response({"id": filing.id, "status": status})
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal, current
+from app.case_status import announce_case_status
 from app.db import sessionmaker_key, transaction
 from app.errors import NotAuthenticated, NotFound, UserError, ValidationFailed
 from app.forms import clean, form_dict, read_json
@@ -221,4 +222,5 @@ async def decide(request: web.Request) -> web.StreamResponse:
         await court.do_decide(
             db, principal, filing, clean(form.get("decision", "")), clean(form.get("note", ""))
         )
+    await announce_case_status(request.app, filing.case_id, filing.status)
     raise web.HTTPSeeOther("/court/inbox")

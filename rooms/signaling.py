@@ -78,6 +78,12 @@ async def close_sessions(app: web.Application, revoked: Revoked) -> None:
         await app[bus_key].publish(room_id, event)
 
 
+async def close_if_concluded(app: web.Application, case_id: int, status: str) -> None:
+    """on_case_status: a ruling (or closure) ends the case's live room at once."""
+    if status in policy.CONCLUDED_CASE_STATUSES:
+        await close_rooms_of_case(app, case_id)
+
+
 async def close_rooms_of_case(app: web.Application, case_id: int) -> None:
     """The case is concluded: its rooms close, and everyone still connected there is told."""
     async with transaction(app) as db:

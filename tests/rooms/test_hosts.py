@@ -268,3 +268,32 @@ async def test_reissuing_a_link_closes_the_old_sessions_room_socket(
     assert response.status == 200
     assert (await party.expect("error"))["code"] == "not-authenticated"
     assert await party.closed() == CLOSE_CODES["not-authenticated"]
+
+
+async def test_the_courts_ruling_closes_the_live_room_at_once(app, browsers, demo):
+    """The clerk confirms over the API while mediator and party are in the room: both sockets
+    are told and closed, without anyone entering again."""
+    from app.auth import create_api_token
+    from tests.builders import filed
+    from tests.rooms.conftest import make_room, party_browser
+
+    filing_id = await filed(app, demo)
+    async with app[sessionmaker_key]() as db:
+        case_id = await db.scalar(select(Case.id).order_by(Case.id.desc()))
+    assert case_id is not None
+    room_id = await make_room(app, case_id)
+    mediator = await browsers()
+    await login(mediator, "mediator")
+    med, _ = await join(mediator, room_id)
+    party, _ = await join(await party_browser(browsers, app, case_id, "applicant"), room_id)
+    async with transaction(app) as db:
+        token = await create_api_token(db, demo["user:clerk"], "test")
+    ruling = await mediator.post(
+        f"/api/v1/court/filings/{filing_id}/decision",
+        json={"decision": "confirmed"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert ruling.status == 200
+    for member in (med, party):
+        assert (await member.expect("room-state"))["state"] == "closed"
+        assert await member.closed() == CLOSE_CODES["room-closed"]

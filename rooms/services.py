@@ -224,13 +224,15 @@ async def do_set_state(db: AsyncSession, room_id: int, actor_id: int, state: str
     actor = await _actor(db, room_id, actor_id)
     if not policy.may_moderate(actor.role):
         raise RoomError("not-allowed")
-    room = await db.get(Room, room_id, with_for_update=True)
-    if room is None:
-        raise RoomError("not-found")
-    if room.state == "closed":
-        raise RoomError("room-closed")  # locking or unlocking must never reopen it
-    room.state = state
-    await db.flush()
+    # Conditional: a lock or unlock racing the room's closing must never reopen it.
+    changed = await db.execute(
+        update(Room)
+        .where(Room.id == room_id, Room.state != "closed")
+        .values(state=state)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise RoomError("room-closed" if await db.get(Room, room_id) else "not-found")
     return state
 
 

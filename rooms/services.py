@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.db import lock_row
 from app.errors import NotFound, UserError
 from app.models import Case, CaseEvent, WebSession
 from app.policy import load_case
@@ -59,8 +60,8 @@ def state_of(row: RoomMember, session: str | None = None) -> MemberState:
 
 async def room_for_case(db: AsyncSession, case_id: int, actor: str) -> Room:
     """The case's open room, created on first entry (one open room per case)."""
-    # Serialise concurrent first entries on the case row (PostgreSQL; SQLite has one writer).
-    await db.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+    # Concurrent first entries queue on the case row, so one room is created (both databases).
+    await lock_row(db, Case, case_id)
     room = await _open_room(db, case_id)
     if room is None:
         room = Room(case_id=case_id, state="open")

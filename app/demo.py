@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import hash_password
 from app.db import transaction
-from app.models import Organization, StaffUser
-from app.services import ApplicationInput, PartyInput, do_submit_application
+from app.identity import id_digest, mask_id_number
+from app.models import Case, Organization, Party, StaffUser
+from app.services import record_event
 from app.settings import settings_key
 
 DEMO_PASSWORD = "demo-2026-pass"  # noqa: S105  (published demo login, demo data only)
@@ -21,6 +23,7 @@ DEMO_STAFF = (
     ("mediator2", "刘调解", "mediator", "village", "13800000004"),
     ("expert", "吴专家", "expert", "district", "13800000005"),
     ("clerk", "郑书记员", "court_clerk", "court", "13800000006"),
+    ("judge", "钱法官", "judge", "court", "13800000009"),
 )
 
 
@@ -58,30 +61,51 @@ async def seed_demo(app: web.Application) -> bool:
                     password_hash=password_hash,
                 )
             )
-        await do_submit_application(
-            db,
-            app[settings_key],
-            ApplicationInput(
-                org_id=town.id,
-                dispute_type="neighbour",
-                description="邻居装修时拆除了共用院墙，双方就重建费用和通行问题发生争执。",
-                parties=(
-                    PartyInput(
-                        "applicant",
-                        "王秀兰",
-                        "13912345678",
-                        "320584198503150023",
-                        "江苏省苏州市吴江区松陵街道联杨村12号",
-                    ),
-                    PartyInput(
-                        "respondent",
-                        "李建国",
-                        "13787654321",
-                        "320584197901010013",
-                        "江苏省苏州市吴江区松陵街道联杨村14号",
-                    ),
-                ),
-            ),
-            actor="demo",
-        )
+        await _demo_application(db, app[settings_key].id_hash_key, town.id)
     return True
+
+
+_VILLAGE = "江苏省苏州市吴江区松陵街道"
+DEMO_PARTIES = (
+    (
+        "applicant",
+        "王秀兰",
+        "13912345678",
+        "320584198503150023",
+        "江苏省苏州市吴江区松陵街道联杨村12号",
+    ),
+    (
+        "respondent",
+        "李建国",
+        "13787654321",
+        "320584197901010013",
+        "江苏省苏州市吴江区松陵街道联杨村14号",
+    ),
+)
+
+
+async def _demo_application(db: AsyncSession, id_hash_key: str, org_id: int) -> None:
+    """The demo's one application, written directly: the intake service (booking/intake.py)
+    is a feature's, and the kernel imports no feature."""
+    case = Case(
+        org_id=org_id,
+        dispute_type="neighbour",
+        tier="town",
+        description="邻居装修时拆除了共用院墙，双方就重建费用和通行问题发生争执。",
+        status="applied",
+    )
+    db.add(case)
+    await db.flush()
+    for role, name, phone, id_number, address in DEMO_PARTIES:
+        db.add(
+            Party(
+                case_id=case.id,
+                role=role,
+                name=name,
+                phone=phone,
+                address=address,
+                id_masked=mask_id_number(id_number),
+                id_digest=id_digest(id_number, id_hash_key),
+            )
+        )
+    await record_event(db, case.id, "applied", "demo")

@@ -74,3 +74,10 @@ class TooManyRequests(DomainError):
 class ServiceUnavailable(DomainError):
     status = 503
     code = "unavailable"
+
+
+class PayloadTooLarge(UserError):
+    """An upload larger than its route allows."""
+
+    status = 413
+    code = "payload_too_large"

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import alerts, notify, openapi, rendering, security, throttle
+from app import alerts, notify, openapi, rendering, security, storage, throttle
 from app import routes as app_routes
 from app.db import engine_key, make_engine, sessionmaker_key
 from app.factory_keys import executor_key
@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> web.Application:
     app_routes.setup(app)
     openapi.setup(app)
     notify.setup(app)
+    storage.setup(app, settings)
     alerts.setup(app)
     throttle.setup(app)
 

@@ -18,14 +18,14 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import transaction, utcnow
@@ -237,3 +237,18 @@ async def worker_loop(app: web.Application, interval: float = 1.0) -> None:
         except Exception:
             log.exception("job worker iteration failed")
         await asyncio.sleep(interval)
+
+
+async def enqueue_all(
+    db: AsyncSession, jobs: Sequence[tuple[str, dict[str, Any], timedelta | None]]
+) -> None:
+    """Several jobs (kind, payload, delay) in one INSERT: a request that queues a notice and
+    its reminders pays one statement, not one per job."""
+    if not jobs:
+        return
+    now = utcnow()
+    rows = [
+        {"kind": kind, "payload": payload, "run_after": now + (delay or timedelta())}
+        for kind, payload, delay in jobs
+    ]
+    await db.execute(insert(Job), rows)

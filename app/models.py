@@ -5,28 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 
 TIERS = ("village", "town", "district")
 ORG_KINDS = ("mediation", "court")
-ROLES = ("admin", "coordinator", "mediator", "expert", "court_clerk")
+ROLES = ("admin", "coordinator", "mediator", "expert", "court_clerk", "judge")
+COURT_ROLES = ("court_clerk", "judge")
 RISKS = ("red", "yellow", "blue")
 COMPLEXITIES = ("simple", "general", "complex", "difficult")
 PARTY_ROLES = ("applicant", "respondent")
-CASE_STATUSES = (
-    "applied",  # submitted online, waiting for the coordinator
-    "registered",  # 受理: numbered, tier/risk/deadline set
-    "scheduled",  # an appointment with a mediator exists
-    "agreement",  # an agreement is being drafted or signed
-    "signed",  # every party and the mediator signed; agreement effective
-    "filed",  # filed for judicial confirmation
-    "confirmed",  # court confirmed the agreement
-    "dismissed",  # court dismissed the application
-    "closed",
-)
+PARTY_KINDS = ("person", "organisation")
+CHANNELS = ("online", "walk_in", "grid")
 
 
 class Organization(Base):
@@ -81,9 +73,13 @@ class ApiToken(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("org_id", "year", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "year", "seq"),
+        # The desk's dashboard reads its page and its counts per state from this index alone.
+        Index("ix_cases_desk", "org_id", "status", "deadline_at", "risk", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     year: Mapped[int | None] = mapped_column(Integer)
     seq: Mapped[int | None] = mapped_column(Integer)
     number: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -92,11 +88,35 @@ class Case(Base):
     tier: Mapped[str] = mapped_column(String(16))
     risk: Mapped[str] = mapped_column(String(8), default="blue")
     complexity: Mapped[str] = mapped_column(String(16), default="general")
-    status: Mapped[str] = mapped_column(String(16), default="applied", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="applied", index=True)  # lifecycle.py
     mediator_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Intake (booking/intake.py): how the dispute reached the centre, the receipt number texted
+    # to the applicant for progress lookup, and the mediator the applicant asked for (art. 19).
+    channel: Mapped[str] = mapped_column(String(16), default="online", server_default="online")
+    receipt: Mapped[str | None] = mapped_column(String(16), unique=True, index=True)
+    preferred_mediator_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # How the case ended (booking/outcome.py) and when it was closed (结单).
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome_note: Mapped[str | None] = mapped_column(Text)  # art. 28 oral terms, art. 26 reason
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseStaff(Base):
+    """A case's team beyond its mediator: experts, co-mediators, duty lawyers. Members see the
+    case and enter its room (art. 20: people with special knowledge, with the parties' consent)."""
+
+    __tablename__ = "case_staff"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))  # expert | mediator | lawyer | observer
+    added_by: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CaseSequence(Base):
@@ -117,9 +137,15 @@ class Party(Base):
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(16))
     # The full ID number is not kept: only its masked form and a keyed digest for matching.
+    # Both empty when no ID number was given: it is optional at intake (issue 6).
     id_masked: Mapped[str] = mapped_column(String(18))
     id_digest: Mapped[str] = mapped_column(String(64), index=True)
     address: Mapped[str] = mapped_column(String(200), default="")
+    # `role` is the party's side (applicant | respondent). An organisation party has a unified
+    # social credit code (GB 32100) and a legal representative instead of an ID number.
+    kind: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    representative: Mapped[str | None] = mapped_column(String(64))
 
 
 class PartyLink(Base):
@@ -146,6 +172,9 @@ class CaseEvent(Base):
     actor: Mapped[str] = mapped_column(String(32))  # staff:3, party:7, court:2, system
     public: Mapped[bool] = mapped_column(Boolean, default=True)  # shown to parties as progress
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The case's hash chain (app/audit.py): set when the event is flushed, never by callers.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdempotencyRecord(Base):
@@ -200,3 +229,50 @@ class ThrottleCounter(Base):
     window: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PhoneCode(Base):
+    """A one-time SMS code proving that someone holds a phone (applying, booking a duty slot,
+    signing). Only the code's keyed hash is stored; attempts are counted in the row, so a
+    guesser gets `otp_attempts` tries in total however many requests run at once."""
+
+    __tablename__ = "phone_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # apply | lookup | duty | sign | ...
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # what it unlocks, e.g. party:7
+    phone: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alarm(Base):
+    """An alarm on a staff desk (超时报警, 督办, non-performance, an unacknowledged dispatch),
+    addressed to one person or to an organisation's coordinators. `key` makes raising it
+    idempotent: a sweep that runs twice, or on two workers, raises each alarm once."""
+
+    __tablename__ = "alarms"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(8), default="warning")  # info | warning | critical
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class DeadlineSetting(Base):
+    """A deadline an admin set in the browser (app/deadlines.py); it overrides the environment's
+    default of the same name. Names: the complexities, `acknowledge` (hours), `followup_days`."""
+
+    __tablename__ = "deadline_settings"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(32))

@@ -49,6 +49,7 @@ _REASONS = {
     409: "the resource's state does not allow this",
     413: "the body is too large",
     422: "validation failed (see `fields`)",
+    429: "too many attempts from this client; see Retry-After",
     503: "the database cannot be reached; retry later",
 }
 

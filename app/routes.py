@@ -1,6 +1,6 @@
 from aiohttp import web
 
-from app import health, views
+from app import admin_views, health, views
 from app.settings import ROOT
 
 
@@ -14,4 +14,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get(r"/cases/{case_id:\d{1,9}}", views.case_page, name="case")
     app.router.add_get("/admin/outbox", views.outbox, name="outbox")
     app.router.add_get("/healthz", health.healthz)
+    admin_views.setup(app)
     app.router.add_static("/static/", ROOT / "static", name="static")

@@ -25,6 +25,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 HSTS = "max-age=31536000; includeSubDomains"
 security_headers_key = web.AppKey("security_headers", dict[str, str])
+public_api_key = web.AppKey("public_api_paths", set[str])
+
+
+def allow_anonymous(app: web.Application, path: str) -> None:
+    """Lets anonymous callers POST to this API path (e.g. an online application): they carry
+    no credentials, so there is nothing a cross-site request could ride on."""
+    app.setdefault(public_api_key, set()).add(path)
 
 
 def content_security_policy(base_url: str) -> str:
@@ -84,6 +91,8 @@ async def check_csrf(request: web.Request) -> None:
     if request.method in SAFE_METHODS or current(request).via_api:
         return
     if request.path.startswith("/api/") and current(request).kind == "anonymous":
+        if request.path in request.app.get(public_api_key, set()):
+            return
         raise NotAuthenticated("The API token is missing, wrong or revoked.")
     if not same_origin(request):
         raise PermissionDenied("Cross-site request refused.")

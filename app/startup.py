@@ -34,6 +34,7 @@ class RefusedToStart(Exception):
 def production_problems(settings: Settings) -> list[Problem]:
     """What makes these settings unsafe for real cases (pure: reads no files, no network)."""
     problems = [*_mode(settings), *_id_hash_key(settings), *_seal(settings), *_https(settings)]
+    problems += _public_base_url(settings)
     if settings.turn_url and not settings.turn_secret:
         problems.append(
             Problem(
@@ -73,6 +74,8 @@ def _id_hash_key(settings: Settings) -> list[Problem]:
 
 
 def _seal(settings: Settings) -> list[Problem]:
+    if settings.seal_dir is not None:  # each organisation's own seal (documents/keys.py)
+        return []
     unset = [
         name
         for name, value in (
@@ -111,6 +114,20 @@ def _https(settings: Settings) -> list[Problem]:
             )
         ]
     return []
+
+
+def _public_base_url(settings: Settings) -> list[Problem]:
+    """Issue 9: the verification link printed in every sealed agreement's QR code."""
+    url = settings.public_base_url
+    if url is None or url.startswith("https://"):
+        return []
+    return [
+        Problem(
+            "MEDIATION_PUBLIC_BASE_URL",
+            f"is {url}: the verification link printed in every agreement's QR code must be "
+            "https:// (it is printed for good and opened by courts and parties)",
+        )
+    ]
 
 
 def refusal_message(problems: list[Problem]) -> str:

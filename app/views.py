@@ -16,7 +16,7 @@ from app.i18n import LOCALES, N_
 from app.middleware import LANG_COOKIE
 from app.models import Case, Message, Organization
 from app.notify import outbox_keeps_links
-from app.panels import build_panels
+from app.panels import FormFailure, build_panels, form_failure_rkey
 from app.policy import load_case, subtree_query
 from app.rendering import render
 from app.revocation import announce_revoked
@@ -59,9 +59,8 @@ async def home(request: web.Request) -> web.StreamResponse:
     if principal.kind == "party":
         raise web.HTTPSeeOther(f"/cases/{principal.case_id}")
     if principal.kind == "staff":
-        async with request.app[sessionmaker_key]() as db:
-            cases = await services.cases_for(db, principal)
-        return render(request, "app/dashboard.html", {"cases": cases})
+        # The working lists are the desks (booking/desk_views.py); home links to them.
+        return render(request, "app/dashboard.html", {})
     return render(request, "app/landing.html")
 
 
@@ -152,24 +151,32 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     principal = auth.current(request)
     if principal.kind == "anonymous":
         raise web.HTTPSeeOther(f"/login?next={request.path}")
-    case_id = int(request.match_info["case_id"])
+    return await render_case_page(request, int(request.match_info["case_id"]))
+
+
+async def render_case_page(
+    request: web.Request, case_id: int, failed: FormFailure | None = None
+) -> web.StreamResponse:
+    """The case page; after a refused form post, again with that form's message and values
+    (its panel finds them as `failed`), answered with the error's status."""
+    principal = auth.current(request)
+    if failed is not None:
+        request[form_failure_rkey] = failed
     async with request.app[sessionmaker_key]() as db:
         case = await load_case(db, principal, case_id)
         org = await db.get(Organization, case.org_id)
         parties = await services.parties_of(db, case.id)
         events = await services.timeline(db, case.id, public_only=principal.kind == "party")
         panels = await build_panels(request, db, principal, case)
-    return render(
-        request,
-        "app/case.html",
-        {
-            "case": case,
-            "org": org,
-            "parties": parties,
-            "events": events,
-            "panels": panels,
-        },
-    )
+    context = {
+        "case": case,
+        "org": org,
+        "parties": parties,
+        "events": events,
+        "panels": panels,
+        "failed": failed,
+    }
+    return render(request, "app/case.html", context, status=failed.status if failed else 200)
 
 
 async def outbox(request: web.Request) -> web.StreamResponse:

@@ -16,8 +16,8 @@ from app.demo import seed_demo
 from app.factory import create_app
 from app.migrate import upgrade
 from app.models import Case, Organization, Party, StaffUser
-from app.services import ApplicationInput, PartyInput, do_submit_application
 from app.settings import Settings, settings_key
+from booking.intake import ApplicationInput, PartyInput, do_submit_application
 
 PARTY_NAMES = ("王秀兰", "李建国", "张桂英", "赵志强", "孙丽娟", "周明", "吴芳", "郑伟")
 T = TypeVar("T")

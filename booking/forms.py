@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from app.errors import ValidationFailed
-from app.forms import MAX_ID, TEXT, clean, parse_id
+from app.forms import MAX_ID, parse_id
 from app.i18n import N_, SHANGHAI
 from booking.slots import (
     DEFAULT_MINUTES,
@@ -27,8 +27,7 @@ EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2099, 12, 31)
 _TIME = re.compile(r"^\d{2}:\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-PARTY_FIELDS = ("name", "phone", "id_number", "address")
-PARTY_ROLES = ("applicant", "respondent")
+PARTY_ROLES = ("applicant", "respondent")  # the older API body's two party objects
 
 BAD_DATE = N_("Please enter a valid date (YYYY-MM-DD).")
 DATE_OUT_OF_RANGE = N_("Please give a date from 2000-01-01 to 2099-12-31.")
@@ -169,41 +168,3 @@ def booking_json(body: Mapping[str, Any]) -> tuple[int, BookingRequest]:
     if errors or case_id is None or mediator_id is None or starts_at is None or minutes is None:
         raise ValidationFailed(errors)
     return case_id, BookingRequest(mediator_id, starts_at, minutes)
-
-
-def application_json(body: Mapping[str, Any]) -> dict[str, str]:
-    """The API's nested application → the flat field names `check_application` reads."""
-    errors: dict[str, str] = {}
-    flat: dict[str, str] = {}
-    org_id = body.get("org_id")
-    if isinstance(org_id, int) and not isinstance(org_id, bool) and 1 <= org_id <= MAX_ID:
-        flat["org_id"] = str(org_id)
-    for name in ("dispute_type", "description"):
-        value = body.get(name, "")
-        if isinstance(value, str):
-            flat[name] = clean(value)
-        else:
-            errors[name] = TEXT
-    for role in PARTY_ROLES:
-        person = body.get(role)
-        if not isinstance(person, dict):
-            errors[role] = N_("Please give this party's name, phone, ID number and address.")
-            continue
-        for field in PARTY_FIELDS:
-            value = person.get(field, "")
-            if isinstance(value, str):
-                flat[f"{role}_{field}"] = clean(value)
-            else:
-                errors[f"{role}.{field}"] = TEXT
-    if errors:
-        raise ValidationFailed(errors)
-    return flat
-
-
-def api_field_names(error: ValidationFailed) -> ValidationFailed:
-    """applicant_phone → applicant.phone, matching the API's nested body."""
-    renamed = {}
-    for name, message in error.fields.items():
-        role, _, field = name.partition("_")
-        renamed[f"{role}.{field}" if role in PARTY_ROLES and field else name] = message
-    return ValidationFailed(renamed)

@@ -1,19 +1,18 @@
-"""Time as fixed 30-minute cells: a person's free slots are their availability windows minus the
-cells already claimed minus the past. Cell boundaries fall on :00 and :30 in UTC, which are also
-:00 and :30 in Asia/Shanghai (a whole-hour offset)."""
+"""Time as fixed 30-minute cells, numbered by integers since an epoch, and a person's time in a
+search range as one bit mask over those cells (bit i = cell `base + i`). Free slots of L cells
+are then a handful of shifts and ANDs whatever the length of the range.
+
+Cell boundaries fall on :00 and :30 in UTC, which are also :00 and :30 in Asia/Shanghai (a
+whole-hour offset)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.db import utcnow
 from app.i18n import SHANGHAI
-from booking.models import Availability, SlotClaim
 
 CELL = timedelta(minutes=30)
 CELL_MINUTES = 30
@@ -21,6 +20,7 @@ DEFAULT_MINUTES = 60
 MAX_MINUTES = 240
 MAX_SEARCH_DAYS = 31
 LENGTHS = tuple(range(CELL_MINUTES, MAX_MINUTES + 1, CELL_MINUTES))
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,29 @@ def valid_length(minutes: int) -> bool:
     return minutes in LENGTHS
 
 
+def epoch_minutes(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(minutes=1)
+
+
+def cell_floor(moment: datetime) -> int:
+    return epoch_minutes(moment) // CELL_MINUTES
+
+
+def cell_ceil(moment: datetime) -> int:
+    return -(-(moment - EPOCH) // CELL)
+
+
+def moment_of(cell: int) -> datetime:
+    return EPOCH + CELL * cell
+
+
 def ceil_cell(moment: datetime) -> datetime:
-    moment = moment.astimezone(UTC)
-    floor = moment.replace(
-        minute=moment.minute - moment.minute % CELL_MINUTES, second=0, microsecond=0
-    )
-    return floor if floor == moment else floor + CELL
+    return moment_of(cell_ceil(moment))
+
+
+def cell_count(minutes: int) -> int:
+    """Whole cells covering `minutes` (a buffer of 10 minutes takes one cell)."""
+    return -(-minutes // CELL_MINUTES)
 
 
 def cells(starts_at: datetime, minutes: int) -> list[datetime]:
@@ -51,19 +68,46 @@ def cells(starts_at: datetime, minutes: int) -> list[datetime]:
     return [starts_at + CELL * i for i in range(minutes // CELL_MINUTES)]
 
 
-def open_cells(windows: Iterable[Window]) -> set[datetime]:
-    """Every whole cell inside some availability window (windows may overlap)."""
-    found: set[datetime] = set()
-    for window in windows:
-        cell = ceil_cell(window.starts_at)
-        while cell + CELL <= window.ends_at:
-            found.add(cell)
-            cell += CELL
+# --- masks -----------------------------------------------------------------------------------
+
+
+def span_mask(first: int, last: int, base: int, size: int) -> int:
+    """Bits for cells [first, last) relative to `base`, clipped to [0, size)."""
+    first, last = max(first - base, 0), min(last - base, size)
+    return ((1 << (last - first)) - 1) << first if last > first else 0
+
+
+def runs(mask: int, length: int) -> int:
+    """Bit i set where `length` consecutive bits of `mask` start at i."""
+    found, span = mask, 1
+    while span < length:  # doubling: log2(length) steps
+        step = min(span, length - span)
+        found &= found >> step
+        span += step
     return found
 
 
-def covered(windows: Iterable[Window], starts_at: datetime, minutes: int) -> bool:
-    return set(cells(starts_at, minutes)) <= open_cells(windows)
+def bit_positions(mask: int, limit: int | None = None) -> Iterator[int]:
+    """Set bits of `mask`, lowest first."""
+    taken = 0
+    while mask and (limit is None or taken < limit):
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+        taken += 1
+
+
+def free_mask(open_: int, claimed: int, *, cells_: int, buffer: int, size: int) -> int:
+    """Starts where `cells_` cells are open and unclaimed and the `buffer` cells after them are
+    unclaimed too (a booking claims its buffer, so two sessions never touch)."""
+    everything = (1 << size) - 1
+    starts = runs(open_ & ~claimed & everything, cells_)
+    if buffer:
+        starts &= runs(~claimed & everything, cells_ + buffer)
+    return starts
+
+
+# --- the pure function the tests drive with tables -----------------------------------------
 
 
 def free_starts(
@@ -76,12 +120,31 @@ def free_starts(
     end: datetime,
 ) -> list[datetime]:
     """Starts in [start, end) where `minutes` of consecutive free, future cells begin."""
-    free = {cell for cell in open_cells(windows) if cell > now} - claimed
-    return sorted(
-        cell
-        for cell in free
-        if start <= cell < end and all(c in free for c in cells(cell, minutes))
-    )
+    length = minutes // CELL_MINUTES
+    base, last = cell_ceil(start), cell_ceil(end)
+    size = last - base + length
+    open_ = 0
+    for window in windows:
+        open_ |= span_mask(cell_ceil(window.starts_at), cell_floor(window.ends_at), base, size)
+    open_ &= ~span_mask(base, cell_floor(now) + 1, base, size)  # the past and the current cell
+    taken = 0
+    for cell in claimed:
+        taken |= span_mask(cell_floor(cell), cell_floor(cell) + 1, base, size)
+    starts = free_mask(open_, taken, cells_=length, buffer=0, size=size)
+    starts &= (1 << (last - base)) - 1
+    return [moment_of(base + i) for i in bit_positions(starts)]
+
+
+def covered(windows: Iterable[Window], starts_at: datetime, minutes: int) -> bool:
+    first = cell_floor(starts_at)
+    length = minutes // CELL_MINUTES
+    open_ = 0
+    for window in windows:
+        open_ |= span_mask(cell_ceil(window.starts_at), cell_floor(window.ends_at), first, length)
+    return open_ == (1 << length) - 1
+
+
+# --- local days ------------------------------------------------------------------------------
 
 
 def local_moment(day: date, at: time) -> datetime:
@@ -96,45 +159,3 @@ def local_days(first: date, last: date) -> tuple[datetime, datetime]:
 
 def local_today(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(SHANGHAI).date()
-
-
-async def windows_of(
-    db: AsyncSession, staff_id: int, start: datetime, end: datetime
-) -> list[Window]:
-    rows = await db.scalars(
-        select(Availability).where(
-            Availability.staff_id == staff_id,
-            Availability.starts_at < end,
-            Availability.ends_at > start,
-        )
-    )
-    return [Window(row.starts_at, row.ends_at) for row in rows]
-
-
-async def claimed_cells(
-    db: AsyncSession, staff_id: int, start: datetime, end: datetime
-) -> set[datetime]:
-    rows = await db.scalars(
-        select(SlotClaim.cell_start).where(
-            SlotClaim.staff_id == staff_id,
-            SlotClaim.cell_start >= start,
-            SlotClaim.cell_start < end,
-        )
-    )
-    return set(rows)
-
-
-async def free_slots(
-    db: AsyncSession,
-    staff_id: int,
-    *,
-    start: datetime,
-    end: datetime,
-    minutes: int = DEFAULT_MINUTES,
-    now: datetime | None = None,
-) -> list[datetime]:
-    """Where an appointment of `minutes` with this person could start, between start and end."""
-    horizon = end + timedelta(minutes=minutes)  # a slot near `end` runs past it
-    windows = await windows_of(db, staff_id, start, horizon)
-    claimed = await claimed_cells(db, staff_id, start, horizon)
-    return free_starts(windows, claimed, now=now or utcnow(), minutes=minutes, start=start, end=end)

@@ -1,4 +1,4 @@
-"""HTML pages: the public application form, registration, booking, invitations, cancelling."""
+"""HTML pages: registration, booking, invitations, cancelling (applying: intake_views.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from itertools import groupby
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import idempotency
@@ -18,31 +17,28 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.forms import form_dict, parse_id
 from app.i18n import SHANGHAI
 from app.idempotency import IdempotencyKeyReused, StoredResponse
-from app.models import Case, Organization
+from app.models import Case
 from app.policy import CASE_NOT_FOUND, load_case, require_case_staff
 from app.rendering import render
 from app.revocation import announce_revoked
 from app.security import CSRF_FIELD
-from app.services import (
-    DISPUTE_TYPES,
-    check_application,
-    check_registration,
-    do_register,
-    do_submit_application,
-    parties_of,
-)
+from app.services import parties_of
 from app.settings import settings_key
 from app.tokens import new_token
 from booking import services
 from booking.forms import (
     BAD_MINUTES,
+    BAD_TIME,
     booking_form,
     date_error,
     parse_date,
     parse_minutes,
+    parse_time,
 )
-from booking.invitations import Invitation, link_status
-from booking.slots import DEFAULT_MINUTES, LENGTHS, free_slots, local_days, local_today
+from booking.invitations import Invitation, link_status, notice_of, org_name
+from booking.invitations import calendar_file as ics_file
+from booking.search import free_slots
+from booking.slots import DEFAULT_MINUTES, LENGTHS, local_days, local_moment, local_today
 
 SEARCH_DAYS = 7
 NO_STORE = {"Cache-Control": "no-store"}
@@ -72,66 +68,6 @@ async def _once(
     except IdempotencyKeyReused:
         # The person went back and sent the old form with new content: that is a new request.
         return await idempotency.run(request.app, principal, None, request_hash, action)
-
-
-# --- the public application form -----------------------------------------------------------
-
-
-async def _apply_page(
-    request: web.Request, values: dict[str, str], errors: dict[str, str], status: int = 200
-) -> web.Response:
-    async with request.app[sessionmaker_key]() as db:
-        orgs = list(
-            await db.scalars(
-                select(Organization)
-                .where(Organization.kind == "mediation")
-                .order_by(Organization.id)
-            )
-        )
-    context = {"orgs": orgs, "dispute_types": DISPUTE_TYPES, "values": values, "errors": errors}
-    return render(request, "booking/apply.html", context, status=status)
-
-
-async def apply_form(request: web.Request) -> web.StreamResponse:
-    return await _apply_page(request, {"submission_id": new_token()}, {})
-
-
-async def apply_submit(request: web.Request) -> web.StreamResponse:
-    data = form_dict(await request.post())
-    form = {**data, "org_id": data["org_id"] if parse_id(data.get("org_id")) else ""}
-    settings, principal = request.app[settings_key], current(request)
-    actor = principal.key if principal.kind == "staff" else "public"
-
-    async def action(db: AsyncSession) -> tuple[int, dict[str, Any]]:
-        application = await check_application(db, form)
-        case = await do_submit_application(db, settings, application, actor=actor)
-        return 201, {"case_id": case.id}
-
-    try:
-        stored = await _once(request, form, action)
-    except ValidationFailed as error:
-        return await _apply_page(request, data, error.fields, status=422)
-    return render(request, "booking/apply_done.html", {"case_id": stored.body["case_id"]})
-
-
-# --- registration (受理) ---------------------------------------------------------------------
-
-
-async def register(request: web.Request) -> web.StreamResponse:
-    principal = current(request)
-    principal.require_staff("coordinator")
-    case_id = case_id_of(request)
-    data = form_dict(await request.post())
-    settings = request.app[settings_key]
-    async with transaction(request.app) as db:
-        case = await load_case(db, principal, case_id)
-        try:
-            registration = check_registration(data)
-        except ValidationFailed as error:
-            context = {"case": case, "values": data, "errors": error.fields}
-            return render(request, "booking/register.html", context, status=422)
-        await do_register(db, settings, principal, case, registration)
-    raise web.HTTPSeeOther(f"/cases/{case_id}")
 
 
 # --- booking ---------------------------------------------------------------------------------
@@ -213,7 +149,6 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
     case_id = case_id_of(request)
     data = form_dict(await request.post())
     settings = request.app[settings_key]
-    fresh: list[Invitation] = []
 
     async def action(db: AsyncSession) -> tuple[int, dict[str, Any]]:
         wanted = booking_form(data)
@@ -221,8 +156,8 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
             db, principal, case_id, wanted.mediator_id, wanted.starts_at, wanted.minutes
         )
         booked = await services.do_book(db, settings, principal, plan)
-        fresh.extend(booked.invitations)
-        # Stored for replays: never the links themselves (only their hashes may be stored).
+        # The links go out by SMS from the outbox job; a coordinator who wants to hand them
+        # over at the desk (QR codes) sends new ones from the invitations page.
         return 201, {"appointment_id": booked.appointment.id}
 
     try:
@@ -234,16 +169,19 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         return await _book_again(request, case_id, data, 422, errors=fields)
     except Conflict as error:
         return await _book_again(request, case_id, data, 409, problem=error.message)
-    if stored.replayed:
-        fresh = []  # our own attempt rolled back; its links never existed
-    return await _invitations_page(request, case_id, fresh, replayed=stored.replayed)
+    return await _invitations_page(request, case_id, [], replayed=stored.replayed, queued=True)
 
 
 # --- invitations -----------------------------------------------------------------------------
 
 
 async def _invitations_page(
-    request: web.Request, case_id: int, fresh: list[Invitation], *, replayed: bool = False
+    request: web.Request,
+    case_id: int,
+    fresh: list[Invitation],
+    *,
+    replayed: bool = False,
+    queued: bool = False,
 ) -> web.Response:
     principal = current(request)
     async with request.app[sessionmaker_key]() as db:
@@ -257,6 +195,7 @@ async def _invitations_page(
         "statuses": statuses,
         "appointments": [a for a in appointments if a.appointment.status == "booked"],
         "replayed": replayed,
+        "queued": queued,
     }
     response = render(request, "booking/invitations.html", context)
     response.headers.update(NO_STORE)
@@ -283,14 +222,61 @@ async def reissue(request: web.Request) -> web.StreamResponse:
     return await _invitations_page(request, case_id, fresh)
 
 
-async def cancel(request: web.Request) -> web.StreamResponse:
-    principal = current(request)
-    principal.require_staff("coordinator")
-    case_id = case_id_of(request)
+def _appointment_id_of(request: web.Request) -> int:
     appointment_id = parse_id(request.match_info["appointment_id"])
     if appointment_id is None:
         raise NotFound("This appointment does not exist.")
+    return appointment_id
+
+
+async def cancel(request: web.Request) -> web.StreamResponse:
+    """Staff who book for the case, or a party from their link within the notice period."""
+    principal = current(request)
+    case_id, appointment_id = case_id_of(request), _appointment_id_of(request)
+    settings = request.app[settings_key]
     async with transaction(request.app) as db:
-        case, appointment = await services.check_cancel(db, principal, case_id, appointment_id)
+        case, appointment = await services.check_change(
+            db, settings, principal, case_id, appointment_id
+        )
         await services.do_cancel(db, principal, case, appointment)
     raise web.HTTPSeeOther(f"/cases/{case_id}")
+
+
+async def reschedule(request: web.Request) -> web.StreamResponse:
+    """Moves the appointment (date and time in Asia/Shanghai), keeping its people."""
+    principal = current(request)
+    case_id, appointment_id = case_id_of(request), _appointment_id_of(request)
+    data = form_dict(await request.post())
+    day, at = parse_date(data.get("date")), parse_time(data.get("time"))
+    if day is None or at is None:
+        raise ValidationFailed(
+            {"time": BAD_TIME} if day else {"date": date_error(data.get("date"))}
+        )
+    starts_at = local_moment(day, at)
+    settings = request.app[settings_key]
+    async with transaction(request.app) as db:
+        case, appointment = await services.check_reschedule(
+            db, settings, principal, case_id, appointment_id, starts_at
+        )
+        await services.do_reschedule(db, principal, case, appointment, starts_at)
+    raise web.HTTPSeeOther(f"/cases/{case_id}")
+
+
+async def calendar_file(request: web.Request) -> web.StreamResponse:
+    """The appointment as an ICS file ("add to calendar"), for whoever can see the case."""
+    principal = current(request)
+    case_id, appointment_id = case_id_of(request), _appointment_id_of(request)
+    settings = request.app[settings_key]
+    async with request.app[sessionmaker_key]() as db:
+        await load_case(db, principal, case_id)
+        notice = await notice_of(db, appointment_id)
+        if notice is None or notice.case.id != case_id:
+            raise NotFound("This appointment does not exist.")
+        org = await org_name(db, notice.case)
+    body = ics_file(settings, notice, org)
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={**NO_STORE, "Content-Disposition": 'attachment; filename="mediation.ics"'},
+    )

@@ -5,26 +5,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from aiohttp import web
+from sqlalchemy import case as sql_case
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.db import utcnow
-from app.errors import Conflict, NotFound, PermissionDenied, UserError
-from app.i18n import N_, translate
-from app.models import Case, Organization, Party, StaffUser
-from app.notify import notify_parties, send_sms
-from app.services import record_event
+from app.db import transaction, utcnow
+from app.errors import Conflict, NotFound, PermissionDenied, UserError, ValidationFailed
+from app.forms import parse_id
+from app.i18n import N_, format_date, translate
+from app.lifecycle import CaseStatus, advance
+from app.models import COURT_ROLES, Case, Organization, Party, StaffUser
+from app.notify import SMS_LOCALE, notify_parties, send_sms
+from app.settings import settings_key
+from documents.court_clocks import WEEKENDS_ONLY, RestDays, filing_closes, last_day
 from documents.models import Agreement, CourtFiling
+from documents.service import receipts_of
 from documents.services import require_mediator
 
-FILING_WINDOW = timedelta(days=30)
-DECISIONS = ("confirmed", "dismissed")
-NOTE_MAX_LENGTH = 2000
+INBOX_SIZE = 50  # filings per page
+MAX_PAGE = 10_000
 # Personal-status matters are not accepted for judicial confirmation (SPC interpretation).
 NOT_ACCEPTED_WARNING_TYPES = ("family",)
 
@@ -34,6 +40,30 @@ class InboxItem:
     filing: CourtFiling
     case: Case
     parties: list[Party]
+    served: dict[int, datetime] = field(default_factory=dict)  # party id → ruling opened at
+
+
+# What the agreement settles, as the mediator declares it when filing: courts do not accept
+# personal status or ownership confirmation (SPC interpretation of the Civil Procedure Law).
+SUBJECTS = ("ordinary", "personal_status", "ownership")
+NOT_ACCEPTED = {
+    "personal_status": N_(
+        "A court does not confirm an agreement on the validity or dissolution of a marriage, "
+        "parentage or adoption. The parties may go to court or to the marriage registry."
+    ),
+    "ownership": N_(
+        "A court does not confirm an agreement that settles who owns property, land or "
+        "intellectual property. The parties may apply for registration or go to court."
+    ),
+}
+
+
+def check_subject(value: str | None) -> str:
+    if value not in SUBJECTS:
+        raise ValidationFailed({"subject": N_("Please say what the agreement settles.")})
+    if value in NOT_ACCEPTED:
+        raise Conflict(NOT_ACCEPTED[value])
+    return value
 
 
 def filing_warning(case: Case) -> str | None:
@@ -43,6 +73,11 @@ def filing_warning(case: Case) -> str | None:
             "adoption for confirmation. Check the terms before filing."
         )
     return None
+
+
+async def court_name(db: AsyncSession, filing: CourtFiling) -> str:
+    court = await db.get(Organization, filing.court_org_id)
+    return court.name if court else ""
 
 
 async def courts(db: AsyncSession) -> list[Organization]:
@@ -55,16 +90,21 @@ async def do_file(
     case: Case,
     agreement: Agreement | None,
     court_org_id: int,
+    *,
+    rest: RestDays = WEEKENDS_ONLY,
+    now: datetime | None = None,
 ) -> CourtFiling:
     require_mediator(principal, case)
     if agreement is None or agreement.status != "effective" or agreement.effective_at is None:
         raise Conflict(N_("Only an agreement that every signatory has signed can be filed."))
-    if utcnow() - agreement.effective_at > FILING_WINDOW:
+    closes = filing_closes(agreement.effective_at, rest)
+    if (now or utcnow()) >= closes:
         raise Conflict(
             N_(
-                "More than 30 days have passed since the agreement took effect; "
-                "the court can no longer confirm it."
-            )
+                "The 30 days for applying ended on {day}; the court can no longer confirm "
+                "this agreement. The parties may sue, or mediate again."
+            ),
+            day=format_date(last_day(closes), SMS_LOCALE),
         )
     court = await db.get(Organization, court_org_id)
     if court is None or court.kind != "court":
@@ -78,8 +118,7 @@ async def do_file(
             await db.flush()
     except IntegrityError:
         raise Conflict(N_("This agreement has already been filed.")) from None
-    case.status = "filed"
-    await record_event(db, case.id, "filed", principal.key, {"court": court.name})
+    await advance(db, case, CaseStatus.FILED, principal.key, data={"court": court.name})
     clerks = await db.scalars(
         select(StaffUser).where(
             StaffUser.org_id == court.id,
@@ -96,75 +135,77 @@ async def do_file(
     return filing
 
 
-def require_clerk(principal: Principal) -> None:
-    principal.require_staff("court_clerk")
+def require_court_staff(principal: Principal) -> None:
+    principal.require_staff(*COURT_ROLES)
+    if principal.role not in COURT_ROLES:  # an administrator is not the court
+        raise PermissionDenied(N_("You are not allowed to do this."))
 
 
-async def inbox(db: AsyncSession, principal: Principal) -> list[InboxItem]:
-    """The court's filings, undecided first: three statements whatever the page size."""
-    require_clerk(principal)
+# The queue: what waits for this role first, each by its statutory clock; then the rest.
+_FIRST = {
+    "court_clerk": ("filed", "accepted", "supplement"),
+    "judge": ("accepted", "filed", "supplement"),
+}
+
+
+async def inbox(db: AsyncSession, principal: Principal, page: int = 1) -> list[InboxItem]:
+    return (await inbox_page(db, principal, page))[0]
+
+
+async def inbox_page(
+    db: AsyncSession, principal: Principal, page: int = 1
+) -> tuple[list[InboxItem], bool]:
+    """One page of the court's filings, what waits for the viewer first, each by its statutory
+    clock, with the service of each ruling, and whether more pages follow: three statements
+    whatever the page size."""
+    require_court_staff(principal)
+    first = _FIRST[str(principal.role)]
+    waiting = CourtFiling.status.in_(first)
+    rank = sql_case(
+        {status: n for n, status in enumerate(first)}, value=CourtFiling.status, else_=9
+    )
     rows = (
         await db.execute(
             select(CourtFiling, Case)
             .join(Case, Case.id == CourtFiling.case_id)
             .where(CourtFiling.court_org_id == principal.org_id)
-            .order_by(CourtFiling.status != "filed", CourtFiling.filed_at.desc())
-            .limit(200)
+            .order_by(
+                rank,
+                sql_case((waiting, CourtFiling.ruling_due_at)),
+                sql_case((waiting, CourtFiling.filed_at)),
+                CourtFiling.id.desc(),
+            )
+            .limit(INBOX_SIZE + 1)
+            .offset((page - 1) * INBOX_SIZE)
         )
     ).all()
+    more, rows = len(rows) > INBOX_SIZE, rows[:INBOX_SIZE]
     parties: dict[int, list[Party]] = {}
     case_ids = {case.id for _filing, case in rows}
     for party in await db.scalars(
         select(Party).where(Party.case_id.in_(case_ids)).order_by(Party.id)
     ):
         parties.setdefault(party.case_id, []).append(party)
-    return [InboxItem(filing, case, parties.get(case.id, [])) for filing, case in rows]
+    served = await receipts_of(db, (filing.id for filing, _case in rows))
+    items = [
+        InboxItem(filing, case, parties.get(case.id, []), served.get(filing.id, {}))
+        for filing, case in rows
+    ]
+    return items, more
+
+
+def check_page(value: str | None) -> int:
+    page = parse_id(value) if value else 1
+    if page is None or page > MAX_PAGE:
+        raise ValidationFailed({"page": N_("Please choose one of the listed values.")})
+    return page
 
 
 async def load_filing(db: AsyncSession, principal: Principal, filing_id: int) -> CourtFiling:
-    require_clerk(principal)
+    require_court_staff(principal)
     filing = await db.get(CourtFiling, filing_id)
     if filing is None or filing.court_org_id != principal.org_id:
         raise NotFound(N_("This filing does not exist or you may not see it."))
-    return filing
-
-
-async def do_decide(
-    db: AsyncSession, principal: Principal, filing: CourtFiling, decision: str, note: str
-) -> CourtFiling:
-    require_clerk(principal)
-    if decision not in DECISIONS:
-        raise UserError(N_("Please choose confirm or dismiss."))
-    note = note.strip()
-    if decision == "dismissed" and not note:
-        raise UserError(N_("Please give the reason for dismissing."))
-    if len(note) > NOTE_MAX_LENGTH:
-        raise UserError(N_("The note is too long (up to 2000 characters)."))
-    if principal.org_id != filing.court_org_id:
-        raise PermissionDenied(N_("You are not allowed to do this."))
-    # One ruling: of concurrent decisions only the first finds the filing undecided.
-    now = utcnow()
-    changed = await db.execute(
-        update(CourtFiling)
-        .where(CourtFiling.id == filing.id, CourtFiling.status == "filed")
-        .values(
-            status=decision, decided_by=principal.key, decided_at=now, decision_note=note or None
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(N_("This application has already been decided."))
-    await db.refresh(filing)
-    case = await db.get(Case, filing.case_id)
-    assert case is not None
-    case.status = decision
-    await record_event(db, case.id, decision, principal.key)
-    message = (
-        N_("The court confirmed the mediation agreement of case {number}.")
-        if decision == "confirmed"
-        else N_("The court dismissed the confirmation application of case {number}.")
-    )
-    await notify_parties(db, case, message)
     return filing
 
 
@@ -175,3 +216,30 @@ async def filing_of_case(db: AsyncSession, case_id: int) -> CourtFiling | None:
         .order_by(CourtFiling.id.desc())
         .limit(1)
     )
+
+
+FILING_REMINDER_SMS = N_(
+    "Case {number}: the parties may jointly apply to the court to confirm the mediation "
+    "agreement until {day}, 24:00. Ask your mediator how."
+)
+
+
+async def remind_to_file(app: web.Application, payload: dict[str, Any]) -> None:
+    """The filing reminder job: texts the parties and the mediator while the 30 days still run,
+    unless the agreement was filed (or replaced) meanwhile."""
+    rest = RestDays.of(app[settings_key])
+    async with transaction(app) as db:
+        agreement = await db.get(Agreement, payload["agreement_id"])
+        if agreement is None or agreement.status != "effective" or not agreement.effective_at:
+            return
+        closes = filing_closes(agreement.effective_at, rest)
+        filed = await filing_of_case(db, agreement.case_id)
+        case = await db.get(Case, agreement.case_id)
+        if filed is not None or case is None or utcnow() >= closes:
+            return
+        day = format_date(last_day(closes), SMS_LOCALE)
+        await notify_parties(db, case, FILING_REMINDER_SMS, day=day)
+        mediator = await db.get(StaffUser, case.mediator_id) if case.mediator_id else None
+        if mediator is not None and mediator.phone:
+            body = translate(FILING_REMINDER_SMS, SMS_LOCALE, number=case.number, day=day)
+            await send_sms(db, mediator.phone, body, case.id)

@@ -1,7 +1,7 @@
 """Printable mediation agreement: HTML template → WeasyPrint → PDF/A-3b.
 
-``agreement_html`` is cheap and runs anywhere; ``html_to_pdfa`` is CPU- and memory-heavy
-(≈ 0.5 GB peak) and runs in the worker processes owned by ``PdfRenderer``.
+The whole pipeline — template, QR code, WeasyPrint (CPU- and memory-heavy, ≈ 0.5 GB peak) and
+the seal — runs in the worker processes owned by ``PdfRenderer``, never on the event loop.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -23,8 +24,12 @@ from zoneinfo import ZoneInfo
 import jinja2
 import segno
 
+from documents.amounts import uppercase
+from documents.seal import SealKey, seal_pdf
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_NAME = "documents/agreement_pdf.html"
+BODY_TEMPLATE = "documents/agreement_body.html"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PDF_VARIANT = "pdf/a-3b"
 
@@ -43,6 +48,39 @@ class PartyLine:
     address: str
     signature_png: bytes | None
     signed_at: datetime | None
+    # art. 29 basic information; empty in agreements drafted before it was asked for
+    kind: str = "person"
+    sex: str = ""  # printed as given: 男 / 女
+    ethnicity: str = ""
+    birth_date: date | None = None
+    occupation: str = ""
+    credit_code: str = ""
+    representative: str = ""
+    agent: str = ""  # "张三（特别授权）"
+
+
+@dataclass(frozen=True)
+class TermDetail:
+    """What a structured term adds to its text: printed after it, the text itself untouched."""
+
+    amount: Decimal | None = None
+    payer: str = ""
+    payee: str = ""
+    deadline: date | None = None
+    manner: str = ""
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    """One signer's steps, printed on the evidence page (电子签名法 art. 13: provable control)."""
+
+    name: str
+    signed_at: datetime
+    step_up: str  # "短信验证码 138****0003，发送 … 验证 …" or "登录会话"
+    client: str  # address and browser
+    session: str  # web session and link ids
+    version_hash: str
+    image_sha256: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +101,14 @@ class AgreementDoc:
     verify_url: str
     effective_at: datetime | None
     mediator_signature_png: bytes | None = None
+    evidence: tuple[EvidenceLine, ...] = ()
+    disputes: str = ""
+    responsibility: str = ""
+    term_details: tuple[TermDetail, ...] = ()  # of terms[: len(term_details)]; the rest are free
+    # The boilerplate from the template store (documents/template_store.py), frozen in the
+    # signed content; agreements drafted before the store print the built-in wording.
+    title: str = "人民调解协议书"
+    preamble: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.terms, str):  # each character would print as a term of its own
@@ -105,30 +151,80 @@ def _qr_data_uri(url: str) -> str:
     return str(qr.svg_data_uri(scale=4, border=0, nl=False))
 
 
+def seal_chars(name: str, span: float = 250.0) -> list[tuple[str, float]]:
+    """The seal's characters with their angles (degrees from the top), spread over `span`."""
+    chars = [c for c in name if not c.isspace()][:24]
+    if len(chars) < 2:
+        return [(c, 0.0) for c in chars]
+    step = min(span / (len(chars) - 1), 24.0)
+    first = -step * (len(chars) - 1) / 2
+    return [(c, round(first + i * step, 2)) for i, c in enumerate(chars)]
+
+
+def format_amount(amount: Decimal) -> str:
+    """人民币8,000.00元（大写：人民币捌仟元整）"""
+    return f"人民币{amount:,.2f}元（大写：人民币{uppercase(amount)}）"
+
+
+def _term_detail(detail: TermDetail) -> str:
+    parts = []
+    if detail.amount is not None:
+        parts.append(f"金额：{format_amount(detail.amount)}")
+    if detail.payer:
+        parts.append(f"付款方：{detail.payer}")
+    if detail.payee:
+        parts.append(f"收款方：{detail.payee}")
+    if detail.deadline:
+        parts.append(f"履行期限：{format_date(detail.deadline)}前")
+    if detail.manner:
+        parts.append(f"履行方式：{detail.manner}")
+    return "；".join(parts)
+
+
+def _party(p: PartyLine) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "role": p.role,
+        "kind": p.kind,
+        "id_masked": p.id_masked,
+        "phone_masked": p.phone_masked,
+        "address": p.address,
+        "sex": p.sex,
+        "ethnicity": p.ethnicity,
+        "birth_date": format_date(p.birth_date) if p.birth_date else "",
+        "occupation": p.occupation,
+        "credit_code": p.credit_code,
+        "representative": p.representative,
+        "agent": p.agent,
+        "signature_src": _png_data_uri(p.signature_png) if p.signature_png else None,
+        "signed_at": format_datetime(p.signed_at) if p.signed_at else None,
+    }
+
+
+def body_context(doc: AgreementDoc) -> dict[str, Any]:
+    """What the agreement's body (parties to performance) needs: the PDF and the live preview."""
+    details = [_term_detail(d) for d in doc.term_details]
+    return {
+        "doc": doc,
+        "parties": [_party(p) for p in doc.parties],
+        "facts": _paragraphs(doc.facts),
+        "disputes": _paragraphs(doc.disputes),
+        "responsibility": _paragraphs(doc.responsibility),
+        "terms": [(t, details[i] if i < len(details) else "") for i, t in enumerate(doc.terms)],
+        "performance": _paragraphs(doc.performance),
+        "deadline": format_date(doc.performance_deadline),
+    }
+
+
 def _context(doc: AgreementDoc) -> dict[str, Any]:
     if not _HEX_RE.fullmatch(doc.version_hash):
         raise ValueError("version_hash must be a lowercase sha256 hex digest")
-    parties = [
-        {
-            "name": p.name,
-            "role": p.role,
-            "id_masked": p.id_masked,
-            "phone_masked": p.phone_masked,
-            "address": p.address,
-            "signature_src": _png_data_uri(p.signature_png) if p.signature_png else None,
-            "signed_at": format_datetime(p.signed_at) if p.signed_at else None,
-        }
-        for p in doc.parties
-    ]
     return {
-        "doc": doc,
-        "parties": parties,
-        "facts": _paragraphs(doc.facts),
-        "terms": list(doc.terms),
-        "performance": _paragraphs(doc.performance),
-        "deadline": format_date(doc.performance_deadline),
+        **body_context(doc),
         "effective_at": format_date(doc.effective_at) if doc.effective_at else None,
         "hash_short": doc.version_hash[:16],
+        "seal_chars": seal_chars(doc.org_name),
+        "evidence": [{"line": e, "signed_at": format_datetime(e.signed_at)} for e in doc.evidence],
         "qr_src": _qr_data_uri(doc.verify_url),
         "mediator_signature_src": (
             _png_data_uri(doc.mediator_signature_png) if doc.mediator_signature_png else None
@@ -150,6 +246,11 @@ def _environment() -> jinja2.Environment:
 def agreement_html(doc: AgreementDoc) -> str:
     """The printable agreement as a standalone HTML page (everything inline)."""
     return _environment().get_template(TEMPLATE_NAME).render(_context(doc))
+
+
+def body_html(doc: AgreementDoc) -> str:
+    """The agreement's body alone, as the PDF prints it (the drafting page's live preview)."""
+    return _environment().get_template(BODY_TEMPLATE).render(body_context(doc))
 
 
 def html_to_pdfa(html: str, attachments: Sequence[tuple[str, bytes, str]]) -> bytes:
@@ -208,12 +309,43 @@ def _init_worker() -> None:
     html_to_pdfa(_WARM_UP_HTML, ())
 
 
+@dataclass(frozen=True)
+class Rendered:
+    pdf: bytes
+    worker_peak_rss_kb: int  # the worker process's high-water mark so far (ru_maxrss)
+
+
+def _peak_rss_kb() -> int:
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def render_in_worker(doc: AgreementDoc, attachments: Sequence[tuple[str, bytes, str]]) -> Rendered:
+    """Template → QR code → WeasyPrint, all in the worker process (nothing on the event loop)."""
+    return Rendered(html_to_pdfa(agreement_html(doc), attachments), _peak_rss_kb())
+
+
+def render_and_seal_in_worker(
+    doc: AgreementDoc,
+    attachments: Sequence[tuple[str, bytes, str]],
+    key: SealKey,
+    tsa_url: str | None,
+) -> Rendered:
+    """The whole pipeline of a sealed agreement in the worker: render, then the PAdES seal."""
+    pdf = html_to_pdfa(agreement_html(doc), attachments)
+    return Rendered(seal_pdf(pdf, key, tsa_url=tsa_url), _peak_rss_kb())
+
+
 class PdfRenderer:
     """A bounded pool of long-lived render processes.
 
     Spawned, not forked: the parent runs an asyncio loop and threads whose locks a fork would
     copy in a held state. A worker that dies (e.g. killed for memory) breaks the whole
     ``ProcessPoolExecutor``; the render that saw it fails and the pool is rebuilt for the next.
+    A worker is replaced after ``max_tasks_per_child`` renders, which bounds what WeasyPrint's
+    caches and the allocator's fragmentation can grow to; ``worker_peak_rss_kb`` reports the
+    high-water mark the last render saw.
     """
 
     def __init__(self, max_workers: int = 1, max_tasks_per_child: int | None = None) -> None:
@@ -222,6 +354,8 @@ class PdfRenderer:
         self._max_workers = max_workers
         self._max_tasks_per_child = max_tasks_per_child
         self._pool: concurrent.futures.ProcessPoolExecutor | None = self._new_pool()
+        self.renders = 0
+        self.worker_peak_rss_kb = 0
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
@@ -247,10 +381,28 @@ class PdfRenderer:
         """Start a worker now (e.g. at app start-up) so the first real render is warm."""
         await self._run(_noop)
 
+    def _count(self, rendered: Rendered) -> bytes:
+        self.renders += 1
+        self.worker_peak_rss_kb = rendered.worker_peak_rss_kb
+        return rendered.pdf
+
     async def render(
         self, doc: AgreementDoc, attachments: Sequence[tuple[str, bytes, str]]
     ) -> bytes:
-        html = agreement_html(doc)
+        return self._count(await self._run(render_in_worker, doc, tuple(attachments)))
+
+    async def render_and_seal(
+        self,
+        doc: AgreementDoc,
+        attachments: Sequence[tuple[str, bytes, str]],
+        key: SealKey,
+        tsa_url: str | None = None,
+    ) -> bytes:
+        rendered = await self._run(render_and_seal_in_worker, doc, tuple(attachments), key, tsa_url)
+        return self._count(rendered)
+
+    async def render_html(self, html: str, attachments: Sequence[tuple[str, bytes, str]]) -> bytes:
+        """Any other self-contained document page (documents/case_pdf.py) in the same workers."""
         return await self._run(html_to_pdfa, html, tuple(attachments))
 
     def close(self) -> None:

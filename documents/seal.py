@@ -1,7 +1,8 @@
 """The committee's electronic seal: PAdES baseline-B signatures with pyHanko, and their check.
 
-The seal is applied last, over the finished PDF/A; anything appended after it (other than
-signature-maintenance updates such as validation data) counts as tampering.
+The seal is applied last, over the finished PDF/A; anything appended after it counts as a change
+and is reported (``SealCheck.later_revisions``), metadata included. (Nothing here appends
+validation data; if long-term validation is added, count those revisions separately.)
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from cryptography.x509.oid import NameOID
 from pyhanko.keys import load_private_key_from_pemder_data
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.signers import constants
+from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -38,6 +42,7 @@ KEY_FILE = "seal-key.pem"
 CERT_FILE = "seal-cert.pem"
 DEV_CERT_DAYS = 3650
 DEFAULT_REASON = "人民调解委员会电子印章"
+DEV_SUFFIX = " (development seal)"
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,19 @@ def ensure_dev_key(directory: Path, org_name: str) -> SealKey:
                 serialization.NoEncryption(),
             )
             _write_atomic(key_path, key_pem, mode=0o600)
-        cert_pem = _self_signed_cert(private_key, f"{org_name} (development seal)", org_name)
+        common_name = _fit(org_name, 64 - len(DEV_SUFFIX)) + DEV_SUFFIX
+        cert_pem = _self_signed_cert(private_key, common_name, _fit(org_name, 64))
         _write_atomic(cert_path, cert_pem, mode=0o644)
         log.warning("generated a self-signed development seal in %s", directory)
         return load_key(key_pem, cert_pem)
+
+
+def _fit(text: str, limit: int) -> str:
+    # X.520 limits names to 64 (UTF-8 encoded, as cryptography counts them); a long committee
+    # name is cut at a character boundary.
+    while len(text.encode()) > limit:
+        text = text[:-1]
+    return text
 
 
 @contextlib.contextmanager
@@ -194,10 +208,26 @@ def _require_worker_thread(name: str) -> None:
     raise RuntimeError(f"{name}() blocks: call it through run_in_executor, not in a coroutine")
 
 
+class _Pdf17Signer(signers.PdfSigner):
+    """Declares PAdES through the ESIC extension only, as PDF 1.7 does. pyHanko would also
+    announce ISO 32002 for ECDSA on P-256 and so raise the file's version to 2.0, which a
+    PDF/A-3 file (based on PDF 1.7) must not declare."""
+
+    def register_extensions(self, pdf_out: BasePdfFileWriter, *, md_algorithm: str) -> None:
+        pdf_out.ensure_output_version(version=(1, 7))
+        pdf_out.register_extension(constants.ESIC_EXTENSION_1)
+
+
 def seal_pdf(
-    pdf: bytes, key: SealKey, *, reason: str = DEFAULT_REASON, field_name: str = "Seal"
+    pdf: bytes,
+    key: SealKey,
+    *,
+    reason: str = DEFAULT_REASON,
+    field_name: str = "Seal",
+    tsa_url: str | None = None,
 ) -> bytes:
-    """Append a PAdES baseline-B signature (an invisible, print-flagged field, PDF/A-safe)."""
+    """Append a PAdES signature (an invisible, print-flagged field, PDF/A-safe): baseline-B,
+    or baseline-T with an RFC 3161 timestamp from ``tsa_url``."""
     _require_worker_thread("seal_pdf")
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     meta = signers.PdfSignatureMetadata(
@@ -207,8 +237,9 @@ def seal_pdf(
         subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
     )
-    out = signers.sign_pdf(writer, meta, signer=_signer(key))
-    return out.getvalue()
+    timestamper = RequestsHTTPTimeStamper(tsa_url, timeout=10) if tsa_url else None
+    signer = _Pdf17Signer(meta, signer=_signer(key), timestamper=timestamper)
+    return signer.sign_pdf(writer).getvalue()
 
 
 @dataclass(frozen=True)
@@ -218,9 +249,11 @@ class SealCheck:
     trusted: bool
     signer: str | None
     signed_at: dt.datetime | None
+    timestamped_at: dt.datetime | None = None  # from a trusted RFC 3161 timestamp, when present
+    later_revisions: int = 0  # incremental updates appended after the seal, of any kind
 
     def ok(self) -> bool:
-        return self.sealed and self.intact and self.trusted
+        return self.sealed and self.intact and self.trusted and self.later_revisions == 0
 
 
 NOT_SEALED = SealCheck(sealed=False, intact=False, trusted=False, signer=None, signed_at=None)
@@ -246,6 +279,9 @@ def verify_pdf(pdf: bytes, trust_root_pem: bytes) -> SealCheck:
     if not embedded:
         return NOT_SEALED
     sig = embedded[-1]
+    # Anything appended after the seal is reported, metadata included: pyHanko's difference
+    # analysis accepts an Info-only update (a new title) as "no modification".
+    later = reader.xrefs.total_revisions - 1 - sig.signed_revision
     try:
         signer = _common_name(sig.signer_cert)
     except Exception:
@@ -260,14 +296,30 @@ def verify_pdf(pdf: bytes, trust_root_pem: bytes) -> SealCheck:
         status = validate_pdf_signature(sig, context)
     except Exception:
         log.info("verify_pdf: signature could not be validated", exc_info=True)
-        return SealCheck(sealed=True, intact=False, trusted=False, signer=signer, signed_at=None)
+        return SealCheck(
+            sealed=True,
+            intact=False,
+            trusted=False,
+            signer=signer,
+            signed_at=None,
+            later_revisions=later,
+        )
     return SealCheck(
         sealed=True,
         intact=_intact(status),
         trusted=status.trusted,
         signer=signer,
         signed_at=status.signer_reported_dt,
+        timestamped_at=_timestamp(status),
+        later_revisions=later,
     )
+
+
+def _timestamp(status: PdfSignatureStatus) -> dt.datetime | None:
+    stamp = status.timestamp_validity
+    if stamp is None or not (stamp.intact and stamp.valid and stamp.trusted):
+        return None
+    return stamp.timestamp
 
 
 def _intact(status: PdfSignatureStatus) -> bool:

@@ -6,8 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -15,55 +14,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.db import lock_row, utcnow
-from app.errors import Conflict, PermissionDenied, UserError, ValidationFailed
-from app.i18n import N_, SHANGHAI
+from app.errors import Conflict, PermissionDenied, UserError
+from app.i18n import N_, translate
 from app.identity import mask_phone
 from app.jobs import enqueue
+from app.lifecycle import CaseStatus, advance
 from app.models import Case, Organization, StaffUser
-from app.printable import UNPRINTABLE, single_spaced, unprintable
+from app.notify import send_sms
 from app.services import parties_of, record_event
+from documents.boilerplate import agreement_boilerplate
+from documents.ceremony import DECLINED_ALREADY, declined, phone_on_record
+from documents.court_clocks import (
+    FILING_REMINDER,
+    FILING_REMINDER_BEFORE,
+    WEEKENDS_ONLY,
+    filing_closes,
+)
+from documents.drafting import Draft, check_parties
+from documents.drafting import check_draft as check_draft  # the drafting path, re-exported
 from documents.models import Agreement, Signature
+from documents.parties import agents_of, party_details
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_SIGNATURE_BYTES = 300_000
-MAX_TERMS = 50
-
-
-@dataclass(frozen=True)
-class Draft:
-    facts: str
-    terms: tuple[str, ...]
-    performance: str
-    performance_deadline: date
-
-
-def check_draft(form: dict[str, str]) -> Draft:
-    """The draft as it will be signed and printed: white space normalised here, before anyone
-    signs, and characters the PDF cannot print as typed refused (see app/printable.py)."""
-    errors: dict[str, str] = {}
-    text = {name: single_spaced(form.get(name, "")) for name in ("facts", "terms", "performance")}
-    facts = text["facts"]
-    if not 10 <= len(facts) <= 10_000:
-        errors["facts"] = N_("Please describe the facts in 10 to 10000 characters.")
-    terms = tuple(line for line in text["terms"].splitlines() if line)
-    if not 1 <= len(terms) <= MAX_TERMS or any(len(t) > 1000 for t in terms):
-        errors["terms"] = N_("Please write 1 to 50 terms, one per line.")
-    performance = text["performance"]
-    if not 2 <= len(performance) <= 1000:
-        errors["performance"] = N_("Please say how the agreement will be performed.")
-    for name, value in text.items():
-        if unprintable(value) is not None:
-            errors[name] = UNPRINTABLE
-    deadline = None
-    try:
-        deadline = date.fromisoformat(form.get("performance_deadline", "").strip())
-    except ValueError:
-        errors["performance_deadline"] = N_("Please enter the performance deadline as a date.")
-    if deadline is not None and deadline < utcnow().astimezone(SHANGHAI).date():
-        errors["performance_deadline"] = N_("The performance deadline cannot be in the past.")
-    if errors or deadline is None:
-        raise ValidationFailed(errors)
-    return Draft(facts, terms, performance, deadline)
+SMS_LOCALE = "zh_CN"
+CHANGED = N_("The agreement changed since you opened it. Please read it again.")
+VOIDED_SMS = N_(
+    "The mediation agreement of case {number} was revised, so your signature on the earlier "
+    "version no longer counts. Please read the new version and sign it again."
+)
+RECEIPT_SMS = N_(
+    "The mediation agreement of case {number} has been signed by everyone and sealed by "
+    "{org}; it is now in effect. Fingerprint {fingerprint}. Keep this message as your receipt."
+)
 
 
 def version_hash(content: dict[str, Any]) -> str:
@@ -72,10 +55,13 @@ def version_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _content(db: AsyncSession, case: Case, draft: Draft, version: int) -> dict[str, Any]:
+async def draft_content(db: AsyncSession, case: Case, draft: Draft, version: int) -> dict[str, Any]:
+    """The version's content: what is hashed, signed and printed."""
     org = await db.get(Organization, case.org_id)
     mediator = await db.get(StaffUser, case.mediator_id) if case.mediator_id else None
     parties = await parties_of(db, case.id)
+    check_parties(draft, {p.id for p in parties})
+    agents = await agents_of(db, [p.id for p in parties])
     return {
         "version": version,
         "case": {"id": case.id, "number": case.number, "dispute_type": case.dispute_type},
@@ -88,14 +74,18 @@ async def _content(db: AsyncSession, case: Case, draft: Draft, version: int) -> 
                 "name": p.name,
                 "id_masked": p.id_masked,
                 "phone_masked": mask_phone(p.phone),
-                "address": p.address,
+                **party_details(p, draft.parties.get(p.id), agents.get(p.id)),
             }
             for p in parties
         ],
         "facts": draft.facts,
+        "disputes": draft.disputes,
+        "responsibility": draft.responsibility,
         "terms": list(draft.terms),
+        "term_details": [term.as_content() for term in draft.structured],
         "performance": draft.performance,
         "performance_deadline": draft.performance_deadline.isoformat(),
+        "boilerplate": await agreement_boilerplate(db, case, org.name if org else "", mediator),
     }
 
 
@@ -120,13 +110,18 @@ async def do_draft(db: AsyncSession, principal: Principal, case: Case, draft: Dr
     # agreement): a signature cannot land on a version that a concurrent revision voids.
     await lock_row(db, Case, case.id)
     await db.refresh(case)
-    if case.status not in ("scheduled", "agreement"):
+    if case.status not in (CaseStatus.SCHEDULED, CaseStatus.AGREEMENT):
         raise Conflict(N_("An agreement can only be drafted before it has been signed."))
+    previous = await current_agreement(db, case.id)
+    if previous is not None and previous.status != "signing":
+        raise Conflict(N_("An agreement can only be drafted before it has been signed."))
+    if previous is not None:
+        await _tell_voided_signers(db, case, previous)
     latest = await db.scalar(
         select(func.coalesce(func.max(Agreement.version), 0)).where(Agreement.case_id == case.id)
     )
     version = int(latest or 0) + 1
-    content = await _content(db, case, draft, version)
+    content = await draft_content(db, case, draft, version)
     await db.execute(
         update(Agreement)
         .where(Agreement.case_id == case.id, Agreement.status != "void")
@@ -140,10 +135,20 @@ async def do_draft(db: AsyncSession, principal: Principal, case: Case, draft: Dr
         created_by=principal.key,
     )
     db.add(agreement)
-    case.status = "agreement"
     await db.flush()
-    await record_event(db, case.id, "agreement_drafted", principal.key, {"version": version})
+    await advance(
+        db, case, CaseStatus.AGREEMENT, principal.key, "agreement_drafted", {"version": version}
+    )
     return agreement
+
+
+async def _tell_voided_signers(db: AsyncSession, case: Case, voided: Agreement) -> None:
+    """An edit after a signature voids it (电子签名法 art. 13): each signer is told by SMS."""
+    body = translate(VOIDED_SMS, SMS_LOCALE, number=case.number or case.id)
+    for signer in await signatures_of(db, voided.id):
+        phone = await phone_on_record(db, signer)
+        if phone:
+            await send_sms(db, phone, body, case.id)
 
 
 def signer_keys(agreement: Agreement) -> list[str]:
@@ -173,6 +178,23 @@ def decode_signature_image(data_url: object) -> bytes:
     return png
 
 
+async def check_may_sign(
+    db: AsyncSession, principal: Principal, agreement: Agreement, shown_hash: str | None = None
+) -> None:
+    """Before a code is sent or spent: a signer of this version (the one shown, when given),
+    whose turn it is."""
+    if principal.key not in signer_keys(agreement):
+        raise PermissionDenied(N_("You are not a signatory of this agreement."))
+    if agreement.status != "signing":
+        raise Conflict(N_("This agreement can no longer be signed."))
+    if shown_hash is not None and shown_hash != agreement.version_hash:
+        raise Conflict(CHANGED)
+    if await declined(db, agreement, principal.key) is not None:
+        raise Conflict(DECLINED_ALREADY)
+    signed = set((await signatures_of(db, agreement.id)).keys())
+    _check_turn(agreement, principal.key, signed)
+
+
 async def do_sign(
     db: AsyncSession,
     principal: Principal,
@@ -181,6 +203,8 @@ async def do_sign(
     png: bytes,
     evidence: dict[str, Any],
 ) -> Signature:
+    """Parties sign in any order, the mediator last; the last signature hands the agreement to
+    the committee's seal (`sealing`), which makes it effective (art. 29)."""
     if principal.key not in signer_keys(agreement):
         raise PermissionDenied(N_("You are not a signatory of this agreement."))
     # Signers of one agreement queue on the case row: under READ COMMITTED two last signers
@@ -190,18 +214,21 @@ async def do_sign(
     if agreement.status != "signing":
         raise Conflict(N_("This agreement can no longer be signed."))
     if shown_hash != agreement.version_hash:
-        raise Conflict(N_("The agreement changed since you opened it. Please read it again."))
+        raise Conflict(CHANGED)
     signed = set(
         await db.scalars(select(Signature.signer).where(Signature.agreement_id == agreement.id))
     )
-    if principal.key in signed:
-        raise Conflict(N_("You have already signed this agreement."))
+    _check_turn(agreement, principal.key, signed)
     signature = Signature(
         agreement_id=agreement.id,
         signer=principal.key,
         version_hash=agreement.version_hash,
         image_png=png,
-        evidence={**evidence, "image_sha256": hashlib.sha256(png).hexdigest()},
+        evidence={
+            **evidence,
+            "version_hash": agreement.version_hash,
+            "image_sha256": hashlib.sha256(png).hexdigest(),
+        },
     )
     db.add(signature)
     await db.flush()
@@ -209,27 +236,81 @@ async def do_sign(
         db, agreement.case_id, "agreement_signed", principal.key, {"version": agreement.version}
     )
     if signed | {principal.key} >= set(signer_keys(agreement)):
-        await _take_effect(db, agreement)
+        await _begin_sealing(db, agreement)
     return signature
 
 
-async def _take_effect(db: AsyncSession, agreement: Agreement) -> None:
-    """Once: the conditional update lets exactly one transaction make it effective."""
-    now = utcnow()
+def is_turn(agreement: Agreement, signer: str, signed: set[str]) -> bool:
+    """Whether `signer` may sign now: not yet signed, and the mediator only after the parties."""
+    try:
+        _check_turn(agreement, signer, signed)
+    except Conflict:
+        return False
+    return True
+
+
+def _check_turn(agreement: Agreement, signer: str, signed: set[str]) -> None:
+    if signer in signed:
+        raise Conflict(N_("You have already signed this agreement."))
+    parties = {key for key in signer_keys(agreement) if key.startswith("party:")}
+    if signer.startswith("staff:") and not parties <= signed:
+        raise Conflict(N_("The mediator signs last, after every party has signed."))
+
+
+async def _begin_sealing(db: AsyncSession, agreement: Agreement) -> None:
+    """Once: the conditional update lets exactly one transaction hand it to the seal."""
     changed = await db.execute(
         update(Agreement)
         .where(Agreement.id == agreement.id, Agreement.status == "signing")
-        .values(status="effective", effective_at=now)
+        .values(status="sealing")
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         return
-    agreement.status, agreement.effective_at = "effective", now
-    case = await db.get(Case, agreement.case_id)
-    assert case is not None
-    case.status = "signed"
-    await record_event(db, case.id, "agreement_effective", "system", {"version": agreement.version})
+    agreement.status = "sealing"
+    await record_event(
+        db, agreement.case_id, "agreement_signed_by_all", "system", {"version": agreement.version}
+    )
     await enqueue(db, "seal_agreement", {"agreement_id": agreement.id})
+
+
+async def do_take_effect(db: AsyncSession, agreement: Agreement, effective_at: datetime) -> bool:
+    """The committee's seal is on: effective, the case SIGNED, a receipt to every signer.
+    False when another run of the seal job got there first."""
+    await lock_row(db, Case, agreement.case_id)
+    changed = await db.execute(
+        update(Agreement)
+        .where(Agreement.id == agreement.id, Agreement.status == "sealing")
+        .values(status="effective", effective_at=effective_at)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    agreement.status, agreement.effective_at = "effective", effective_at
+    case = await db.get(Case, agreement.case_id, populate_existing=True)
+    assert case is not None
+    await advance(
+        db, case, CaseStatus.SIGNED, "system", "agreement_effective", {"version": agreement.version}
+    )
+    await _send_receipts(db, case, agreement)
+    # Texted a few days before the 30 days for judicial confirmation end (documents.court).
+    remind_at = filing_closes(effective_at, WEEKENDS_ONLY) - FILING_REMINDER_BEFORE
+    await enqueue(db, FILING_REMINDER, {"agreement_id": agreement.id}, delay=remind_at - utcnow())
+    return True
+
+
+async def _send_receipts(db: AsyncSession, case: Case, agreement: Agreement) -> None:
+    body = translate(
+        RECEIPT_SMS,
+        SMS_LOCALE,
+        number=case.number or case.id,
+        org=agreement.content["organization"],
+        fingerprint=agreement.version_hash[:16],
+    )
+    for signer in signer_keys(agreement):
+        phone = await phone_on_record(db, signer)
+        if phone:
+            await send_sms(db, phone, body, case.id)
 
 
 async def signatures_of(db: AsyncSession, agreement_id: int) -> dict[str, Signature]:

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import date, datetime, timedelta
+
 from aiohttp import web
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal, current
 from app.case_status import announce_case_status
-from app.db import sessionmaker_key, transaction
-from app.errors import NotAuthenticated, NotFound, UserError, ValidationFailed
-from app.forms import clean, form_dict, read_json
+from app.db import sessionmaker_key, transaction, utcnow
+from app.errors import Conflict, NotAuthenticated, NotFound, UserError, ValidationFailed
+from app.factory_keys import executor_key
+from app.forms import form_dict, parse_id, read_json
 from app.i18n import N_
+from app.identity import mask_phone
 from app.models import Case
-from app.panels import Panel
+from app.panels import FormFailure, Panel
 from app.policy import load_case
 from app.rendering import render
+from app.settings import settings_key
+from app.storage import storage_key
 from app.uploads import NOT_A_PDF, PDF_MAGIC, uploaded_file
-from documents import court, services
-from documents.models import Agreement
-from documents.sealed import check_seal, sealed_pdf
+from app.views import render_case_page
+from documents import ceremony, court, court_review, review, service, services
+from documents.court_clocks import RestDays, filing_closes, last_day
+from documents.models import Agreement, CourtFiling
+from documents.pdf import body_html
+from documents.sealed import check_seal, content_doc, on_record, sealed_pdf
 
 
 def _int(request: web.Request, name: str) -> int:
@@ -43,9 +54,15 @@ async def panel(
     if agreement is None and not (is_mediator and case.status == "scheduled"):
         return None
     signatures = await services.signatures_of(db, agreement.id) if agreement else {}
+    declines = await ceremony.declines_of(db, agreement.id) if agreement else {}
+    changes = await review.requests_of(db, agreement.id) if agreement and is_mediator else []
     signers = (
         [
-            {"name": services.signer_name(agreement, key), "signed": key in signatures}
+            {
+                "name": services.signer_name(agreement, key),
+                "signed": key in signatures,
+                "declined": declines.get(key),
+            }
             for key in services.signer_keys(agreement)
         ]
         if agreement
@@ -61,55 +78,34 @@ async def panel(
             "may_sign": agreement is not None
             and agreement.status == "signing"
             and principal.key in services.signer_keys(agreement)
-            and principal.key not in signatures,
+            and principal.key not in declines
+            and services.is_turn(agreement, principal.key, set(signatures)),
+            "changes": [
+                (c.clause, services.signer_name(agreement, c.requester), c.text)
+                for c in changes
+                if agreement
+            ],
             "filing": filing,
+            "ruling_day": last_day(filing.ruling_due_at)
+            if filing and filing.ruling_due_at
+            else None,
+            "may_file": is_mediator and (filing is None or filing.status in court_review.REFILABLE),
+            "is_party": principal.kind == "party",
+            "filing_closes": _filing_closes(request, agreement),
             "courts": await court.courts(db) if is_mediator else [],
             "warning": court.filing_warning(case),
         },
     )
 
 
-async def draft_form(request: web.Request) -> web.StreamResponse:
-    principal = current(request)
-    async with request.app[sessionmaker_key]() as db:
-        case = await load_case(db, principal, _int(request, "case_id"))
-        services.require_mediator(principal, case)
-        agreement = await services.current_agreement(db, case.id)
-    return render(
-        request, "documents/draft.html", {"case": case, "form": _form_from(agreement), "errors": {}}
-    )
-
-
-def _form_from(agreement: Agreement | None) -> dict[str, str]:
-    if agreement is None:
-        return {"facts": "", "terms": "", "performance": "", "performance_deadline": ""}
-    c = agreement.content
-    return {
-        "facts": c["facts"],
-        "terms": "\n".join(c["terms"]),
-        "performance": c["performance"],
-        "performance_deadline": c["performance_deadline"],
-    }
-
-
-async def draft(request: web.Request) -> web.StreamResponse:
-    principal = current(request)
-    form = form_dict(await request.post())
-    case_id = _int(request, "case_id")
-    try:
-        async with transaction(request.app) as db:
-            case = await load_case(db, principal, case_id)
-            await services.do_draft(db, principal, case, services.check_draft(form))
-    except ValidationFailed as failed:
-        async with request.app[sessionmaker_key]() as db:
-            case = await load_case(db, principal, case_id)
-        return render(
-            request,
-            "documents/draft.html",
-            {"case": case, "form": form, "errors": failed.fields},
-            status=422,
-        )
-    raise web.HTTPSeeOther(f"/cases/{case_id}#agreement")
+def _filing_closes(
+    request: web.Request, agreement: Agreement | None
+) -> tuple[datetime, date] | None:
+    """When the 30 days for applying end (the instant, and the last day people are told)."""
+    if agreement is None or agreement.effective_at is None:
+        return None
+    closes = filing_closes(agreement.effective_at, RestDays.of(request.app[settings_key]))
+    return closes, last_day(closes)
 
 
 async def sign_page(request: web.Request) -> web.StreamResponse:
@@ -117,6 +113,17 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
     async with request.app[sessionmaker_key]() as db:
         agreement, case = await _agreement_and_case(db, principal, _int(request, "agreement_id"))
         signatures = await services.signatures_of(db, agreement.id)
+        declined = await ceremony.declined(db, agreement, principal.key)
+        phone = await ceremony.phone_on_record(db, principal.key)
+    doc = content_doc(agreement.content, agreement.version, agreement.version_hash, "", {})
+    loop = asyncio.get_running_loop()
+    body = await loop.run_in_executor(request.app[executor_key], body_html, doc)
+    may_sign = (
+        agreement.status == "signing"
+        and principal.key in services.signer_keys(agreement)
+        and declined is None
+        and services.is_turn(agreement, principal.key, set(signatures))
+    )
     return render(
         request,
         "documents/sign.html",
@@ -124,32 +131,77 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
             "case": case,
             "agreement": agreement,
             "content": agreement.content,
-            "may_sign": agreement.status == "signing"
-            and principal.key in services.signer_keys(agreement)
-            and principal.key not in signatures,
+            "body": Markup(body),  # noqa: S704 - our own autoescaping template, as the PDF prints it
+            "may_sign": may_sign,
+            "declined": declined,
+            "signer_name": services.signer_name(agreement, principal.key),
+            "needs_code": phone is not None or principal.kind == "party",
+            "phone_masked": mask_phone(phone) if phone else "",
+            "consent": ceremony.CONSENT,
         },
     )
 
 
-async def sign(request: web.Request) -> web.StreamResponse:
-    """JSON: {version_hash, image: data:image/png;base64,...} — binds to the version shown."""
+async def request_code(request: web.Request) -> web.StreamResponse:
+    """JSON: texts a signing code to the signer's phone on record."""
+    principal = _signer(request)
+    async with transaction(request.app) as db:
+        agreement, _case = await _agreement_and_case(db, principal, _int(request, "agreement_id"))
+        await services.check_may_sign(db, principal, agreement)
+        masked = await ceremony.do_request_code(db, request.app[settings_key], principal, agreement)
+    return web.json_response({"phone_masked": masked}, status=201)
+
+
+def _signer(request: web.Request) -> Principal:
     principal = current(request)
     if principal.kind == "anonymous":
         raise NotAuthenticated(N_("Please log in or open your invitation link again."))
+    return principal
+
+
+async def sign(request: web.Request) -> web.StreamResponse:
+    """JSON: {version_hash, image: data:image/png;base64,..., code, consent: true} — binds the
+    drawn signature to the version shown, after the SMS step-up."""
+    principal = _signer(request)
     body = await read_json(request)
     if not isinstance(body.get("version_hash"), str):
         raise UserError(N_("The request could not be read."))
     png = services.decode_signature_image(body.get("image"))
-    evidence = {
-        "ip": request.remote,
-        "user_agent": request.headers.get("User-Agent", "")[:300],
-        "session_id": principal.session_id,
-    }
-    async with transaction(request.app) as db:
+    if body.get("consent") is not True:
+        raise UserError(ceremony.NO_CONSENT)
+    app = request.app
+    async with transaction(app) as db:
         agreement, _case = await _agreement_and_case(db, principal, _int(request, "agreement_id"))
+        await services.check_may_sign(db, principal, agreement, body["version_hash"])
+        step_up = await ceremony.check_step_up(
+            db, app[sessionmaker_key], app[settings_key], principal, agreement, body.get("code")
+        )
+        evidence = await ceremony.evidence_of(
+            db, principal, request.remote, request.headers.get("User-Agent", ""), step_up
+        )
         await services.do_sign(db, principal, agreement, body["version_hash"], png, evidence)
         status = agreement.status
     return web.json_response({"status": status}, status=201)
+
+
+async def decline(request: web.Request) -> web.StreamResponse:
+    """JSON: {version_hash, reason} — the signer refuses this version and says why."""
+    principal = _signer(request)
+    body = await read_json(request)
+    reason = ceremony.check_reason(body.get("reason"))
+    async with transaction(request.app) as db:
+        agreement, _case = await _agreement_and_case(db, principal, _int(request, "agreement_id"))
+        await services.check_may_sign(db, principal, agreement, str(body.get("version_hash")))
+        evidence = await ceremony.evidence_of(
+            db,
+            principal,
+            request.remote,
+            request.headers.get("User-Agent", ""),
+            ceremony.StepUp(None, None, None, None),
+        )
+        signers = services.signer_keys(agreement)
+        await ceremony.do_decline(db, principal, agreement, signers, reason, evidence)
+    return web.json_response({"status": "declined"}, status=201)
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -169,13 +221,51 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 async def verify_page(request: web.Request) -> web.StreamResponse:
-    """Public: what the QR code on the PDF opens. Shows no personal data."""
+    """Public: what the QR code on the PDF opens. Shows no personal data; a court's
+    confirmation (the agreement is enforceable) with the court's case number."""
     version_hash = request.match_info["version_hash"]
     async with request.app[sessionmaker_key]() as db:
         agreement = await db.scalar(select(Agreement).where(Agreement.version_hash == version_hash))
         case = await db.get(Case, agreement.case_id) if agreement else None
-    return render(
-        request, "documents/verify.html", {"agreement": agreement, "case": case, "check": None}
+        confirmed = (
+            await db.scalar(
+                select(CourtFiling).where(
+                    CourtFiling.agreement_id == agreement.id, CourtFiling.status == "confirmed"
+                )
+            )
+            if agreement
+            else None
+        )
+        court_name = await court.court_name(db, confirmed) if confirmed else None
+    context = {
+        "agreement": agreement,
+        "case": case,
+        "check": None,
+        "confirmed": confirmed,
+        "court_name": court_name,
+    }
+    return render(request, "documents/verify.html", context)
+
+
+async def ruling_pdf(request: web.Request) -> web.StreamResponse:
+    """The court's sealed ruling, for the parties, the case's staff and the court; a party's
+    first download is the electronic service's receipt."""
+    principal = current(request)
+    async with request.app[sessionmaker_key]() as db:
+        filing = await service.load_ruling(db, principal, _int(request, "filing_id"))
+    assert filing.ruling_storage_key is not None
+    pdf = await request.app[storage_key].get(filing.ruling_storage_key)
+    if principal.kind == "party":
+        async with transaction(request.app) as db:
+            await service.record_receipt(db, principal, filing)
+    filename = f"ruling-{filing.case_id}-{filing.id}.pdf"
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
     )
 
 
@@ -192,35 +282,112 @@ async def verify_upload(request: web.Request) -> web.StreamResponse:
     except UserError as problem:
         return render(request, "documents/verify.html", {**context, "problem": problem}, status=400)
     context["check"] = await check_seal(request.app, upload.data)
+    context["record"] = await on_record(request.app, upload.data)
     return render(request, "documents/verify.html", context)
 
 
 async def file_for_confirmation(request: web.Request) -> web.StreamResponse:
+    """Files the effective agreement; a refusal (no court, a subject the court does not accept,
+    the 30 days over) shows the case page again with the message at the form."""
     principal = current(request)
-    form = await request.post()
-    court_id = str(form.get("court_org_id", ""))
-    if not court_id.isdigit():
-        raise UserError(N_("Please choose a court."))
-    async with transaction(request.app) as db:
-        case = await load_case(db, principal, _int(request, "case_id"))
-        agreement = await services.current_agreement(db, case.id)
-        await court.do_file(db, principal, case, agreement, int(court_id))
-    raise web.HTTPSeeOther(f"/cases/{case.id}#agreement")
+    form = form_dict(await request.post())
+    case_id = _int(request, "case_id")
+    try:
+        async with transaction(request.app) as db:
+            case = await load_case(db, principal, case_id)
+            services.require_mediator(principal, case)
+            court_id = parse_id(form.get("court_org_id"))
+            if court_id is None:
+                raise ValidationFailed({"court_org_id": N_("Please choose a court.")})
+            court.check_subject(form.get("subject"))
+            agreement = await services.current_agreement(db, case.id)
+            rest = RestDays.of(request.app[settings_key])
+            await court.do_file(db, principal, case, agreement, court_id, rest=rest)
+    except (UserError, Conflict) as error:
+        return await render_case_page(request, case_id, FormFailure.of("filing", error, form))
+    raise web.HTTPSeeOther(f"/cases/{case_id}#agreement")
 
 
-async def court_inbox(request: web.Request) -> web.StreamResponse:
+async def court_inbox(
+    request: web.Request, failed: FormFailure | None = None, filing_id: int | None = None
+) -> web.StreamResponse:
+    page = court.check_page(request.query.get("page"))
     async with request.app[sessionmaker_key]() as db:
-        items = await court.inbox(db, current(request))
-    return render(request, "documents/inbox.html", {"items": items})
+        items, more = await court.inbox_page(db, current(request), page)
+    context = {
+        "items": items,
+        "page": page,
+        "more": more,
+        "now": utcnow(),
+        "soon": utcnow() + DUE_SOON,
+        "failed": failed,
+        "failed_filing": filing_id,
+    }
+    response = render(request, "documents/inbox.html", context)
+    if failed is not None:
+        response.set_status(failed.status)
+    return response
 
 
-async def decide(request: web.Request) -> web.StreamResponse:
+DUE_SOON = timedelta(days=3)  # a ruling due within three days stands out in the queue
+COURT_STEPS = {"review": "court_clerk", "decision": "judge", "extension": "judge"}
+
+
+async def court_step(request: web.Request) -> web.StreamResponse:
+    """The clerk's review, the judge's ruling or extension, from the inbox's forms; a refused
+    step shows the inbox again with the message at that filing's form and what was typed."""
     principal = current(request)
-    form = await request.post()
-    async with transaction(request.app) as db:
-        filing = await court.load_filing(db, principal, _int(request, "filing_id"))
-        await court.do_decide(
-            db, principal, filing, clean(form.get("decision", "")), clean(form.get("note", ""))
-        )
-    await announce_case_status(request.app, filing.case_id, filing.status)
-    raise web.HTTPSeeOther("/court/inbox")
+    step = request.match_info["step"]
+    court_review.require_court(principal, COURT_STEPS[step])
+    form = form_dict(await request.post())
+    filing_id = _int(request, "filing_id")
+    rest = RestDays.of(request.app[settings_key])
+    try:
+        async with transaction(request.app) as db:
+            filing = await court.load_filing(db, principal, filing_id)
+            if step == "review":
+                await court_review.review(
+                    db,
+                    principal,
+                    filing,
+                    form.get("outcome"),
+                    court_case_number=form.get("court_case_number"),
+                    note=form.get("note"),
+                    rest=rest,
+                )
+            elif step == "decision":
+                await court_review.decide(
+                    db, principal, filing, form.get("decision"), form.get("note")
+                )
+            else:
+                await court_review.extend(
+                    db, principal, filing, form.get("approved_by"), form.get("reason"), rest=rest
+                )
+            status = filing.status
+    except (UserError, Conflict) as error:
+        return await court_inbox(request, FormFailure.of(step, error, form), filing_id)
+    if status in court_review.DECISIONS:
+        await announce_case_status(request.app, filing.case_id, status)
+    raise web.HTTPSeeOther(f"/court/inbox#filing-{filing_id}")
+
+
+async def filing_step(request: web.Request) -> web.StreamResponse:
+    """On the case page: the mediator answers a supplement request; a party withdraws the
+    application. A refusal shows the case page again with the message at the form."""
+    principal = current(request)
+    step = request.match_info["step"]
+    case_id = _int(request, "case_id")
+    form = form_dict(await request.post())
+    try:
+        async with transaction(request.app) as db:
+            case = await load_case(db, principal, case_id)
+            filing = await court_review.live_filing(db, case.id)
+            if filing is None:
+                raise Conflict(court_review.NOT_NOW)
+            if step == "resubmit":
+                await court_review.resubmit(db, principal, case, filing, form.get("note"))
+            else:
+                await court_review.withdraw(db, principal, filing, form.get("note"))
+    except (UserError, Conflict) as error:
+        return await render_case_page(request, case_id, FormFailure.of(step, error, form))
+    raise web.HTTPSeeOther(f"/cases/{case_id}#agreement")

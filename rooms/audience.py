@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rooms.policy import MemberState, held, hosted_subrooms, sees
+from rooms.policy import HOST_ROLES, MemberState, held, hosted_subrooms, sees
 from rooms.protocol import outgoing
 
 Room = Mapping[int, MemberState]
@@ -101,3 +101,31 @@ def _self_changed(
 
 def _left(member: MemberState, reason: str) -> dict[str, Any]:
     return outgoing("member-left", member=member.wire(), reason=reason)
+
+
+# --- messages about one member's own state, and messages to a few ---------------------------
+
+
+def hears_update(me: MemberState, room: Room, subject: int) -> bool:
+    """Whether `me` is told `member-updated` about `subject` (its media, hand, quality or
+    consent changed): the member itself and everyone who sees it."""
+    if me.id == subject:
+        return True
+    other = room.get(subject)
+    return other is not None and sees(me, other, hosted_subrooms(room.values()))
+
+
+def hears_call(me: MemberState) -> bool:
+    """`host-called` reaches every admitted host of the room, in whichever sub-room it is."""
+    return me.role in HOST_ROLES and me.admission == "admitted" and me.session is not None
+
+
+def may_call(me: MemberState) -> bool:
+    """Any admitted member may call the hosts, a held party included (that is when it needs to)."""
+    return me.admission == "admitted"
+
+
+def chat_audience(sender: MemberState, room: Room) -> list[int]:
+    """Who receives (and may later read) a chat message: the sender and every member it sees,
+    so exactly those in its sub-room who could hear it. A held party talks to nobody else."""
+    return [sender.id, *(m.id for m in visible(sender, room) if m.id != sender.id)]

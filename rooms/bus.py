@@ -91,7 +91,8 @@ class Bus(ABC):
 
     @abstractmethod
     async def presence(self, room_id: int) -> dict[str, int]:
-        """Live sessions of the room: session id → member id."""
+        """Live sessions of the room: session id → member id, in the order they joined, so a
+        member's last session (the one that replaces the others) comes last."""
 
 
 class InProcessBus(Bus):
@@ -139,7 +140,8 @@ class RedisBus(Bus):
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()  # one writer at a time on the pub/sub connection
         self._confirm: dict[str, asyncio.Future[None]] = {}
-        self._mine: dict[tuple[int, str], int] = {}  # presence entries this process refreshes
+        # Presence entries this process refreshes: (room, session) → "session:member:joined".
+        self._mine: dict[tuple[int, str], str] = {}
 
     def _channel(self, room_id: int) -> str:
         return f"{self._ns}:room:{room_id}"
@@ -170,8 +172,8 @@ class RedisBus(Bus):
                 await task
         if self._mine and self._redis is not None:
             with contextlib.suppress(RedisError):
-                for (room_id, session), member_id in list(self._mine.items()):
-                    await self.redis.zrem(self._presence_key(room_id), f"{session}:{member_id}")
+                for (room_id, _session), entry in list(self._mine.items()):
+                    await self.redis.zrem(self._presence_key(room_id), entry)
         if self._pubsub is not None:
             await self._pubsub.aclose()
         if self._redis is not None:
@@ -232,36 +234,40 @@ class RedisBus(Bus):
                 await self._pubsub.unsubscribe(self._channel(room_id))
 
     async def set_present(self, room_id: int, session: str, member_id: int) -> None:
-        self._mine[(room_id, session)] = member_id
-        await self._write_presence(room_id, session, member_id)
+        # The score is the expiry, rewritten by every refresh; the join time travels in the
+        # entry, so `presence` can order a member's sessions by when they joined.
+        entry = f"{session}:{member_id}:{time.time_ns()}"
+        self._mine[(room_id, session)] = entry
+        await self._write_presence(room_id, entry)
 
-    async def _write_presence(self, room_id: int, session: str, member_id: int) -> None:
+    async def _write_presence(self, room_id: int, entry: str) -> None:
         key = self._presence_key(room_id)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {f"{session}:{member_id}": time.time() + self._ttl})
+            pipe.zadd(key, {entry: time.time() + self._ttl})
             pipe.expire(key, int(self._ttl) + 1)
             await pipe.execute()
 
     async def clear_present(self, room_id: int, session: str) -> None:
-        member_id = self._mine.pop((room_id, session), None)
-        if member_id is not None:
-            await self.redis.zrem(self._presence_key(room_id), f"{session}:{member_id}")
+        entry = self._mine.pop((room_id, session), None)
+        if entry is not None:
+            await self.redis.zrem(self._presence_key(room_id), entry)
 
     async def presence(self, room_id: int) -> dict[str, int]:
         key = self._presence_key(room_id)
         await self.redis.zremrangebyscore(key, "-inf", time.time())
-        found: dict[str, int] = {}
-        for entry in await self.redis.zrange(key, 0, -1):
-            session, _, member = str(entry).rpartition(":")
-            found[session] = int(member)
-        return found
+        # "session:member:joined"; an entry of an older version has no join time (sorts first).
+        entries = [
+            (str(entry) + ":0").split(":")[:3] for entry in await self.redis.zrange(key, 0, -1)
+        ]
+        entries.sort(key=lambda parts: int(parts[2]))
+        return {session: int(member) for session, member, _joined in entries}
 
     async def _refresh(self) -> None:
         while True:
             await asyncio.sleep(self._ttl / 3)
-            for (room_id, session), member_id in list(self._mine.items()):
+            for (room_id, _session), entry in list(self._mine.items()):
                 try:
-                    await self._write_presence(room_id, session, member_id)
+                    await self._write_presence(room_id, entry)
                 except RedisError:
                     log.warning("presence refresh failed", exc_info=True)
 

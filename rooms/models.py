@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -17,6 +18,9 @@ class Room(Base):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), unique=True)
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | locked | closed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when a host ended the session: the room stays closed; the next appointment opens another.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recording: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RoomMember(Base):
@@ -32,4 +36,7 @@ class RoomMember(Base):
     # The browser session that was admitted: another session (a new link, another phone) of the
     # same party knocks again instead of walking in.
     web_session_id: Mapped[int | None] = mapped_column(ForeignKey("web_sessions.id"))
+    # The member's own media state as its client last reported it (policy.Live.stored()).
+    live: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # to recording; None: none
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

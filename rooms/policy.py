@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+
+from app.lifecycle import FINISHED
 
 MAIN = "main"
 ROOM_ROLES = ("mediator", "expert", "coordinator", "party")
@@ -30,10 +33,66 @@ HOST_ROLES = ("mediator", "coordinator")
 ADMISSIONS = ("waiting", "admitted", "removed", "left")
 ROOM_STATES = ("open", "locked", "closed")
 # Case statuses after which the live session is over: the room closes and stays closed.
-CONCLUDED_CASE_STATUSES = ("confirmed", "dismissed", "closed")
+CONCLUDED_CASE_STATUSES = FINISHED
 # Sub-room names, ASCII only (the validator and rooms/PROTOCOL.md both use this one pattern).
 SUBROOM_PATTERN = "[A-Za-z0-9_-]{1,32}"
 _SUBROOM = re.compile(SUBROOM_PATTERN, re.ASCII)
+
+
+QUALITY_LEVELS = ("good", "fair", "poor")
+
+
+@dataclass(frozen=True)
+class Live:
+    """A member's own media state as its client reports it (`media`, `quality`, `hand`)."""
+
+    audio: bool = False
+    video: bool = False
+    screen: bool = False
+    audio_only: bool = False
+    hand: bool = False
+    quality: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "media": {"audio": self.audio, "video": self.video, "screen": self.screen},
+            "audioOnly": self.audio_only,
+            "hand": self.hand,
+            "quality": self.quality,
+        }
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "audio": self.audio,
+            "video": self.video,
+            "screen": self.screen,
+            "audioOnly": self.audio_only,
+            "hand": self.hand,
+            "quality": self.quality,
+        }
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any] | None) -> Live:
+        if not data:
+            return NO_MEDIA
+        quality = data.get("quality")
+        return cls(
+            audio=bool(data.get("audio")),
+            video=bool(data.get("video")),
+            screen=bool(data.get("screen")),
+            audio_only=bool(data.get("audioOnly")),
+            hand=bool(data.get("hand")),
+            quality=quality if quality in QUALITY_LEVELS else None,
+        )
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Live:
+        media = data.get("media") or {}
+        own = {k: data.get(k) for k in ("audioOnly", "hand", "quality")}
+        return cls.from_stored({**media, **own})
+
+
+NO_MEDIA = Live()
 
 
 @dataclass(frozen=True)
@@ -47,6 +106,8 @@ class MemberState:
     admission: str
     subroom: str = MAIN
     session: str | None = None
+    live: Live = field(default_factory=lambda: NO_MEDIA)
+    consent: bool = False  # to recording
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -57,6 +118,8 @@ class MemberState:
             "subroom": self.subroom,
             "online": self.session is not None,
             "session": self.session,
+            **self.live.wire(),
+            "consent": self.consent,
         }
 
     @classmethod
@@ -68,6 +131,8 @@ class MemberState:
             admission=str(data["admission"]),
             subroom=str(data["subroom"]),
             session=data.get("session"),
+            live=Live.from_wire(data),
+            consent=bool(data.get("consent", False)),
         )
 
 
@@ -119,6 +184,11 @@ def decide_join(
     if role in STAFF_ROLES:
         return JoinDecision("admitted", keep)
     return JoinDecision("waiting", MAIN)
+
+
+def may_host(role: str) -> bool:
+    """Ask or make someone mute, record, end the session: any host (mediator, coordinator)."""
+    return role in HOST_ROLES
 
 
 def may_moderate(role: str) -> bool:
@@ -205,3 +275,28 @@ def lobby_of(members: list[MemberState]) -> list[MemberState]:
         (m for m in members if m.admission == "waiting" and m.session is not None),
         key=lambda m: m.id,
     )
+
+
+def recording_allowed(members: Iterable[MemberState]) -> bool:
+    """Recording (of the joint session only) needs the consent of every member present in it."""
+    return all(m.consent for m in members if present_in_main(m))
+
+
+def present_in_main(member: MemberState) -> bool:
+    return member.admission == "admitted" and member.subroom == MAIN and member.session is not None
+
+
+def opening(appointment_start: datetime | None, minutes_before: int) -> datetime | None:
+    """When a room opens for parties: `minutes_before` the appointment it belongs to (None: a
+    room without an appointment, an ad-hoc session, is open whenever it is not shut)."""
+    if appointment_start is None:
+        return None
+    return appointment_start - timedelta(minutes=minutes_before)
+
+
+def not_open_yet(role: str, now: datetime, opens: datetime | None, shut: bool) -> bool:
+    """Whether a member with `role` must stay out for now. Staff may always enter early. `shut`:
+    the last session was ended and no later appointment is booked yet."""
+    if role in STAFF_ROLES:
+        return False
+    return shut or (opens is not None and now < opens)

@@ -3,6 +3,7 @@ bilingual errors. Pure: no sockets, no database."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from app.forms import MAX_ID, strict_json
@@ -10,7 +11,27 @@ from app.i18n import LOCALES, translate
 
 # Client → server. The signaling actor's dispatch table has exactly these keys (tested).
 JOIN = "join"
-CLIENT_TYPES = ("join", "signal", "admit", "remove", "move", "lock", "unlock", "leave", "ping")
+CLIENT_TYPES = (
+    "join",
+    "signal",
+    "admit",
+    "remove",
+    "move",
+    "lock",
+    "unlock",
+    "leave",
+    "ping",
+    "media",
+    "quality",
+    "hand",
+    "ask",
+    "mute",
+    "call-host",
+    "chat",
+    "consent",
+    "record",
+    "end",
+)
 
 # Server → client. `outgoing()` refuses any other type, so the list is complete (tested).
 SERVER_TYPES = (
@@ -26,6 +47,13 @@ SERVER_TYPES = (
     "removed",
     "pong",
     "error",
+    "member-updated",
+    "asked",
+    "muted",
+    "host-called",
+    "chat",
+    "recording",
+    "ended",
 )
 
 # Error code → English message id (Chinese in rooms/translations/zh_CN.po).
@@ -49,6 +77,9 @@ ERROR_MESSAGES = {
     "replaced": "You joined this room in another window.",
     "removed": "The mediator has asked you to leave the room.",
     "server-error": "Something went wrong on our side. Please try again later.",
+    "no-consent": "Recording needs the consent of everyone in the joint session.",
+    "not-open-yet": "The room is not open yet. Please come back shortly before your appointment.",
+    "too-long": "The message is too long.",
 }
 
 # WebSocket close codes (4000–4999 are the application's); the browser reconnects only after
@@ -62,8 +93,10 @@ CLOSE_CODES = {
     "removed": 4403,
     "too-slow": 4429,
     "left": 4000,
+    "ended": 4411,
+    "not-open-yet": 4425,
 }
-FINAL_CLOSE_CODES = (4401, 4404, 4410, 4409, 4403, 4000)
+FINAL_CLOSE_CODES = (4401, 4404, 4410, 4409, 4403, 4000, 4411, 4425)
 
 SDP_TYPES = ("offer", "answer", "rollback")
 MAX_SDP = 60_000
@@ -78,7 +111,9 @@ class ProtocolError(Exception):
         self.code = code
 
 
-def error(code: str, about: str | None = None) -> dict[str, Any]:
+def error(
+    code: str, about: str | None = None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
     msgid = ERROR_MESSAGES[code]
     body: dict[str, Any] = {
         "type": "error",
@@ -87,6 +122,8 @@ def error(code: str, about: str | None = None) -> dict[str, Any]:
     }
     if about is not None:
         body["about"] = about
+    if data is not None:
+        body["data"] = data
     return body
 
 
@@ -94,6 +131,11 @@ def outgoing(type_: str, **fields: Any) -> dict[str, Any]:
     if type_ not in SERVER_TYPES:
         raise ValueError(f"undocumented server message type {type_!r}")
     return {"type": type_, **fields}
+
+
+def encode(message: dict[str, Any]) -> str:
+    """The one serialisation of a message: fan-out sends this same string to every recipient."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
 def parse(text: str) -> dict[str, Any]:

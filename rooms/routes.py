@@ -3,8 +3,10 @@ from aiohttp import web
 from app.case_status import on_case_status
 from app.panels import add_panel
 from app.revocation import on_revoked
-from rooms import signaling, views
+from rooms import connection, signaling, views
 from rooms.bus import bus_context
+from rooms.echo import echo_context
+from rooms.recorder import recorders_context
 
 
 def setup(app: web.Application) -> None:
@@ -15,7 +17,11 @@ def setup(app: web.Application) -> None:
     on_revoked(app, signaling.close_sessions)
     on_case_status(app, signaling.close_if_concluded)
     app.cleanup_ctx.append(bus_context)
+    app.cleanup_ctx.append(echo_context)
+    app.cleanup_ctx.append(recorders_context)  # after the bus: stops before the bus closes
     app.router.add_get(r"/cases/{case_id:\d{1,9}}/room", views.enter_room, name="enter_room")
     app.router.add_get(r"/rooms/{room_id:\d{1,9}}", views.room_page, name="room")
-    app.router.add_get(r"/rooms/{room_id:\d{1,9}}/ws", signaling.room_socket, name="room_socket")
+    app.router.add_get(r"/rooms/{room_id:\d{1,9}}/ws", connection.room_socket, name="room_socket")
+    app.router.add_post(r"/rooms/{room_id:\d{1,9}}/echo", views.echo, name="room_echo")
+    app.router.add_post(r"/rooms/{room_id:\d{1,9}}/recorder", views.recorder, name="room_recorder")
     add_panel(app, views.room_panel)

@@ -55,6 +55,8 @@ def state_of(row: RoomMember, session: str | None = None) -> MemberState:
         admission=row.admission,
         subroom=row.subroom,
         session=session,
+        live=policy.Live.from_stored(row.live),
+        consent=row.consent_at is not None,
     )
 
 
@@ -129,6 +131,7 @@ async def do_join(db: AsyncSession, entry: Entry, principal: Principal) -> Membe
     row.role, row.display_name = entry.role, principal.name[:64]
     row.admission, row.subroom = decision.admission, decision.subroom
     row.web_session_id = principal.session_id
+    row.live = None  # a new connection reports its own media state afresh
     await db.flush()
     return state_of(row)
 

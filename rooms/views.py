@@ -6,19 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from aiortc import RTCSessionDescription
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal, current
 from app.db import sessionmaker_key, transaction
-from app.errors import Gone, NotAuthenticated, NotFound, PermissionDenied
+from app.errors import Gone, NotAuthenticated, NotFound, PermissionDenied, UserError
+from app.forms import read_json
 from app.i18n import get_locale
 from app.i18n import gettext as _
 from app.models import Case
 from app.panels import Panel
 from app.policy import load_case
 from app.rendering import render
-from rooms import policy, services
-from rooms.protocol import ERROR_MESSAGES, FINAL_CLOSE_CODES
+from rooms import policy, services, session
+from rooms.echo import BAD_OFFER, echo_key
+from rooms.protocol import ERROR_MESSAGES, FINAL_CLOSE_CODES, MAX_SDP
+from rooms.recorder import recorders_key
 from rooms.signaling import close_rooms_of_case
 
 ROOM_CLOSED = ERROR_MESSAGES["room-closed"]
@@ -77,6 +81,43 @@ async def room_page(request: web.Request) -> web.StreamResponse:
         "strings": js_strings(),
     }
     return render(request, "rooms/room.html", {"entry": entry, "config": config})
+
+
+async def echo(request: web.Request) -> web.StreamResponse:
+    """POST /rooms/{room_id}/echo: the pre-join network check. `{"sdp", "type": "offer"}` in,
+    the server echo peer's `{"sdp", "type": "answer"}` out; for whoever may enter the room."""
+    principal = current(request)
+    if principal.kind == "anonymous":
+        raise NotAuthenticated("Please log in first.")
+    async with request.app[sessionmaker_key]() as db:
+        await services.enter(db, principal, int(request.match_info["room_id"]))
+    answer = await request.app[echo_key].answer(await read_offer(request))
+    return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+
+async def recorder(request: web.Request) -> web.StreamResponse:
+    """POST /rooms/{room_id}/recorder: while the joint session is recorded, a member present in
+    it with its consent sends its microphone here (`{"sdp", "type": "offer"}` in, answer out)."""
+    principal = current(request)
+    if principal.kind == "anonymous":
+        raise NotAuthenticated("Please log in first.")
+    room_id = int(request.match_info["room_id"])
+    async with request.app[sessionmaker_key]() as db:
+        await services.enter(db, principal, room_id)
+        room, member_id = await session.recordable(db, room_id, principal.key)
+    offer = await read_offer(request)
+    answer = await request.app[recorders_key].start(room_id, room.case_id, member_id, offer)
+    return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+
+async def read_offer(request: web.Request) -> RTCSessionDescription:
+    body = await read_json(request)
+    sdp = body.get("sdp")
+    if body.get("type") != "offer" or not isinstance(sdp, str) or not 0 < len(sdp) <= MAX_SDP:
+        raise UserError(BAD_OFFER)
+    if not sdp.startswith("v=0") or "\nm=" not in sdp:  # aiortc would accept an empty session
+        raise UserError(BAD_OFFER)
+    return RTCSessionDescription(sdp=sdp, type="offer")
 
 
 def js_strings() -> dict[str, str]:

@@ -10,17 +10,14 @@ from sqlalchemy import select
 
 from app.auth import Principal
 from app.db import sessionmaker_key, transaction
+from app.lifecycle import CaseStatus, advance
 from app.models import Case, Party
-from app.services import (
-    ApplicationInput,
-    PartyInput,
-    Registration,
-    do_register,
-    do_submit_application,
-)
 from app.settings import settings_key
-from documents import court, services
-from documents.models import Agreement
+from booking.intake import ApplicationInput, PartyInput, do_submit_application
+from booking.triage import Registration, do_register
+from documents import court, court_review, services
+from documents.models import Agreement, CourtFiling
+from documents.sealed import seal_agreement
 from tests.pdf_reading import signature_png
 
 
@@ -83,7 +80,17 @@ async def scheduled(app: web.Application, demo: dict[str, int]) -> int:
             case,
             Registration("blue", "general", "town"),
         )
-        case.mediator_id, case.status = demo["user:mediator"], "scheduled"
+        # Through the transition table, as booking moves it (without an appointment: no
+        # room waits for an opening time, and no slot is taken).
+        await advance(
+            db,
+            case,
+            CaseStatus.SCHEDULED,
+            "staff:test",
+            "booked",
+            public=False,
+            mediator_id=demo["user:mediator"],
+        )
     return case_id
 
 
@@ -114,11 +121,12 @@ async def party_principals(app: web.Application, case_id: int) -> list[Principal
 
 
 async def effective(app: web.Application, demo: dict[str, int]) -> Agreement:
-    """A new case whose agreement every party and the mediator signed."""
+    """A new case whose agreement every party and the mediator signed and the committee sealed."""
     case_id = await scheduled(app, demo)
     agreement = await drafted(app, demo, case_id)
     mediator = staff(demo, "mediator", "mediator", "town")
     await signed_by(app, agreement, *await party_principals(app, case_id), mediator)
+    await seal_agreement(app, agreement.id)  # what the seal job does after the last signature
     return agreement
 
 
@@ -132,3 +140,15 @@ async def filed(app: web.Application, demo: dict[str, int]) -> int:
         mediator = staff(demo, "mediator", "mediator", "town")
         filing = await court.do_file(db, mediator, case, row, demo["org:court"])
         return filing.id
+
+
+async def accepted(app: web.Application, demo: dict[str, int]) -> int:
+    """A filed case whose filing the demo court's clerk accepted (the judge may rule)."""
+    filing_id = await filed(app, demo)
+    async with transaction(app) as db:
+        filing = await db.get(CourtFiling, filing_id)
+        assert filing is not None
+        clerk = staff(demo, "clerk", "court_clerk", "court")
+        number = f"(2026)苏0509民特{filing_id}号"
+        await court_review.review(db, clerk, filing, "accepted", court_case_number=number)
+    return filing_id

@@ -27,16 +27,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.auth import Principal, create_api_token
-from app.db import transaction, utcnow
+from app.auth import create_api_token
+from app.db import transaction
 from app.forms import MAX_ID
-from app.services import ApplicationInput, PartyInput, do_submit_application
 from app.settings import settings_key
 from booking.demo import seed_availability
 from booking.forms import EARLIEST_DATE, LATEST_DATE
-from documents import court
-from documents.models import Agreement
 from tests.booking.setup_data import register_case, tomorrow_at
+from tests.builders import filed
 from tests.people import seed_ids
 
 # Generated requests per operation and generation mode, for the token whose role the operation
@@ -44,6 +42,8 @@ from tests.people import seed_ids
 # 10 s for both databases on an idle 2-core machine, 30 s on a busy one.
 HOME_EXAMPLES, OTHER_EXAMPLES = 10, 2
 HOME_ROLE = {
+    "/api/v1/court/filings/{filing_id}/decision": "judge",
+    "/api/v1/court/filings/{filing_id}/extension": "judge",
     "/api/v1/court/": "clerk",
     "/api/v1/cases": "coordinator",
     "/api/v1/appointments": "coordinator",
@@ -79,39 +79,6 @@ async def _token(app: web.Application, staff_id: int) -> dict[str, str]:
         return {"Authorization": f"Bearer {await create_api_token(db, staff_id, 'fuzz')}"}
 
 
-async def _filed(app: web.Application, ids: dict[str, int]) -> int:
-    """A second case with an effective agreement, filed with the demo court (to rule on)."""
-    mediator = Principal(
-        kind="staff", staff_id=ids["user:mediator"], role="mediator", org_id=ids["org:town"]
-    )
-    parties = (
-        PartyInput("applicant", "赵一", "13900001111", "11010519491231002X", ""),
-        PartyInput("respondent", "钱二", "13900002222", "320584198503150023", ""),
-    )
-    async with transaction(app) as db:
-        case = await do_submit_application(
-            db,
-            app[settings_key],
-            ApplicationInput(
-                ids["org:town"], "lending", "借款两万元到期未还，多次催要无果。", parties
-            ),
-        )
-        case.mediator_id, case.status = ids["user:mediator"], "signed"
-        agreement = Agreement(
-            case_id=case.id,
-            version=1,
-            content={"terms": ["被申请人于十日内归还借款两万元。"]},
-            version_hash="0" * 64,
-            status="effective",
-            created_by=mediator.key,
-            effective_at=utcnow(),
-        )
-        db.add(agreement)
-        await db.flush()
-        filing = await court.do_file(db, mediator, case, agreement, ids["org:court"])
-        return filing.id
-
-
 def _explicit(ids: dict[str, int], filing_id: int) -> list[Explicit]:
     """Requests that reach the answers random data seldom reaches: success, conflict, bounds."""
     start = tomorrow_at(9)
@@ -132,11 +99,19 @@ def _explicit(ids: dict[str, int], filing_id: int) -> list[Explicit]:
         "respondent": {**party, "id_number": "320584198503150023", "address": "3 号"},
     }
     far = "9999-12-31T23:30"  # overflowed the arithmetic on times
-    ruling = "/api/v1/court/filings/{filing_id}/decision"
     filing = {"filing_id": filing_id}
 
-    def rule(body: dict[str, Any], status: int) -> Explicit:
-        return "POST", ruling, {"path_parameters": filing, "body": body}, status
+    def step(name: str) -> Callable[[dict[str, Any], int], Explicit]:
+        path = f"/api/v1/court/filings/{{filing_id}}/{name}"
+        return lambda body, status: (
+            "POST",
+            path,
+            {"path_parameters": filing, "body": body},
+            status,
+        )
+
+    review, rule, extend = step("review"), step("decision"), step("extension")
+    number = f"(2026)苏0509民特{filing_id}号"
 
     return [
         ("GET", "/api/v1/openapi.json", {}, 200),
@@ -154,8 +129,17 @@ def _explicit(ids: dict[str, int], filing_id: int) -> list[Explicit]:
         ("POST", "/api/v1/appointments", {"body": booking}, 409),
         ("POST", "/api/v1/appointments", {"body": {**booking, "starts_at": far}}, 422),
         ("GET", "/api/v1/court/inbox", {}, 200),
+        rule({"decision": "confirmed"}, 409),  # not accepted yet
+        review({"outcome": "x"}, 422),
+        review({"outcome": "accepted"}, 422),  # the court's case number is required
+        review({"outcome": "not_accepted"}, 422),  # so is the reason
+        review({"outcome": "accepted", "court_case_number": number}, 200),
+        review({"outcome": "supplement", "note": "身份证明"}, 409),
+        extend({"approved_by": "院长", "reason": ""}, 422),
+        extend({"approved_by": "院长", "reason": "需要核实"}, 200),
+        extend({"approved_by": "院长", "reason": "需要核实"}, 409),  # once
         rule({"decision": "x"}, 422),
-        rule({"decision": "dismissed"}, 400),  # a reason is required
+        rule({"decision": "dismissed"}, 422),  # reasons are required
         rule({"decision": "confirmed"}, 200),
         rule({"decision": "dismissed", "note": "已确认"}, 409),
     ]
@@ -239,12 +223,13 @@ async def test_api_answers_as_documented(live_app: web.Application) -> None:
     ids = await seed_ids(live_app)
     await seed_availability(live_app)
     await register_case(live_app, ids["case"], ids["user:coordinator"])
-    filing_id = await _filed(live_app, ids)
+    filing_id = await filed(live_app, ids)  # a second case, through the real services
     world = World(
         base_url=live_app[settings_key].base_url,
         tokens={
             "coordinator": await _token(live_app, ids["user:coordinator"]),
             "clerk": await _token(live_app, ids["user:clerk"]),
+            "judge": await _token(live_app, ids["user:judge"]),
         },
         real_ids={
             "mediator_id": [ids["user:mediator"], ids["user:mediator2"], ids["user:expert"]],

@@ -6,30 +6,48 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Page
+from sqlalchemy import select
 
-from app.settings import ROOT, settings_key
+from app.db import sessionmaker_key
+from app.models import Party
+from app.settings import ROOT, Settings, settings_key
 from booking.demo import seed_availability
 from documents.sealed import check_seal
-from tests.browsers import all_decoding, chromium, draw_signature, frames, log_in, new_page
+from tests.browsers import all_decoding, chromium, frames, log_in, new_page
+from tests.documents.browser_signing import sign_in_browser, wait_until_effective
+from tests.documents.signing import MEDIATOR_PHONE
 from tests.pdf_reading import pdf_text, poppler
 from tests.people import seed_ids
 
 TERMS = ["李建国于2026年12月31日前向王秀兰支付院墙重建费用人民币捌仟元整", "双方共用通道保持畅通"]
 
 
-async def sign_agreement(page: Page, base: str, case_id: int) -> None:
-    await page.goto(f"{base}/cases/{case_id}")
-    await page.click("#read-and-sign")
-    await page.wait_for_selector("#signature-pad")
-    await draw_signature(page)
-    await page.click("#submit-signature")
-    await page.wait_for_url(f"{base}/cases/{case_id}*")
+async def sign_agreement(page: Page, app: Any, base: str, case_id: int, role: str) -> None:
+    """The ceremony (documents' helper): SMS code to the phone on record, consent, signature."""
+    if role == "mediator":
+        phone = MEDIATOR_PHONE
+    else:
+        async with app[sessionmaker_key]() as db:
+            party = await db.scalar(
+                select(Party).where(Party.case_id == case_id, Party.role == role)
+            )
+            assert party is not None
+            phone = party.phone
+    await sign_in_browser(page, app, base, case_id, phone)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The first free slot may be days away; this walk-through meets at once, so the centre here
+    # opens rooms a fortnight ahead (tests/rooms/test_opening.py covers the waiting).
+    return replace(settings, room_opens_minutes_before=14 * 24 * 60)
 
 
 @pytest.mark.browser
@@ -44,6 +62,7 @@ async def test_application_to_court_ruling(live_app: Any, tmp_path: Path) -> Non
         applicant = await new_page(browser, "applicant", phone=True)
         respondent = await new_page(browser, "respondent", phone=True)
         clerk = await new_page(browser, "clerk")
+        judge = await new_page(browser, "judge")
 
         # Registration (受理) and booking by the coordinator.
         await log_in(coordinator, base, "coordinator")
@@ -53,6 +72,12 @@ async def test_application_to_court_ruling(live_app: Any, tmp_path: Path) -> Non
         await coordinator.select_option("#p-mediator", str(ids["user:mediator"]))
         await coordinator.click("form[action$='/book'] button[type=submit]")
         await coordinator.click("button.slot >> nth=0")
+        await coordinator.wait_for_load_state()
+        # The booking's links go out by SMS from the outbox; to hand them over at the desk the
+        # coordinator sends new ones, shown as text and QR codes.
+        await coordinator.goto(f"{base}/cases/{case_id}/invitations")
+        coordinator.once("dialog", lambda dialog: dialog.accept())
+        await coordinator.click("form:not(.inline)[action$='/invitations'] button[type=submit]")
         await coordinator.wait_for_selector("input.link-text")
         links = [
             await field.input_value()
@@ -93,8 +118,13 @@ async def test_application_to_court_ruling(live_app: Any, tmp_path: Path) -> Non
         )
         await mediator.click("form[action$='/agreement'] button[type=submit]")
         await mediator.wait_for_url(f"{base}/cases/{case_id}*")
-        for page in (applicant, respondent, mediator):
-            await sign_agreement(page, base, case_id)
+        for page, role in (
+            (applicant, "applicant"),
+            (respondent, "respondent"),
+            (mediator, "mediator"),
+        ):
+            await sign_agreement(page, live_app, base, case_id, role)
+        await wait_until_effective(applicant, base, case_id)  # the committee's seal, by the worker
 
         # The sealed PDF, downloaded by a party and read back.
         await applicant.goto(f"{base}/cases/{case_id}")
@@ -110,14 +140,33 @@ async def test_application_to_court_ruling(live_app: Any, tmp_path: Path) -> Non
         assert (await check_seal(live_app, pdf)).ok()
         assert "Signature Field Name" in poppler("pdfsig", str(pdf_path))
 
-        # The court lane: filed by the mediator, confirmed by the clerk, seen by the party.
+        # The court lane: filed by the mediator, accepted by the clerk (who first asks for a
+        # supplement, which the mediator sends), confirmed by the judge, seen by the party.
         await mediator.goto(f"{base}/cases/{case_id}")
+        await mediator.check("input[name=subject][value=ordinary]")
         await mediator.click("#file-for-confirmation")
         await mediator.wait_for_selector("#court-result[data-filing-status=filed]")
         await log_in(clerk, base, "clerk")
         await clerk.goto(f"{base}/court/inbox")
-        await clerk.click("button[value=confirmed]")
-        await clerk.wait_for_url(f"{base}/court/inbox")
+        await clerk.click("button[value=supplement]")  # without saying what: refused, kept
+        await clerk.wait_for_selector("[data-failed=review] [data-field=note]")
+        await clerk.fill("form.review textarea[name=note]", "请补充双方当事人的身份证明")
+        await clerk.click("button[value=supplement]")
+        await clerk.wait_for_selector("[data-status=supplement]")
+        await mediator.goto(f"{base}/cases/{case_id}")
+        await mediator.fill("form.resubmit textarea[name=note]", "已补充身份证明")
+        await mediator.click("#resubmit-filing")
+        await mediator.wait_for_selector("#court-result[data-filing-status=filed]")
+        await clerk.goto(f"{base}/court/inbox")
+        await clerk.fill("form.review input[name=court_case_number]", "(2026)苏0509民特1号")
+        await clerk.click("button[value=accepted]")
+        await clerk.wait_for_selector("[data-status=accepted]")
+        await applicant.goto(f"{base}/cases/{case_id}")
+        await applicant.wait_for_selector("#ruling-due")
+        await log_in(judge, base, "judge")
+        await judge.goto(f"{base}/court/inbox")
+        await judge.click("button[value=confirmed]")
+        await judge.wait_for_selector("[data-status=confirmed]")
         await applicant.goto(f"{base}/cases/{case_id}")
         await applicant.wait_for_selector("#court-result[data-filing-status=confirmed]")
         if os.environ.get("MEDIATION_SCREENSHOT"):

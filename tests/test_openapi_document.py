@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from app.auth import Principal
-from app.errors import PermissionDenied, UserError, ValidationFailed
+from app.errors import Conflict, PermissionDenied, ValidationFailed
 from app.factory import create_app
 from app.forms import (
     ADDRESS_MAX_LENGTH,
@@ -25,7 +25,6 @@ from app.forms import (
 )
 from app.idempotency import MAX_KEY_LENGTH
 from app.openapi import ALWAYS, PREFIX, spec
-from app.services import DISPUTE_TYPES, check_application, check_party
 from app.settings import Settings
 from booking.forms import (
     DATE_OUT_OF_RANGE,
@@ -35,9 +34,9 @@ from booking.forms import (
     booking_json,
     parse_date,
 )
+from booking.intake import DISPUTE_TYPES, check_application, check_party
 from booking.slots import DEFAULT_MINUTES, LENGTHS, valid_length
-from documents import court
-from documents.api import ruling_json
+from documents import court_review
 from documents.models import CourtFiling
 
 _PARAMETER = re.compile(r"{([^}]+)}")
@@ -218,25 +217,37 @@ def test_the_idempotency_key_is_bounded_like_the_header_check(document) -> None:
         assert header["schema"]["maxLength"] == MAX_KEY_LENGTH
 
 
-def test_the_ruling_schema_is_what_do_decide_enforces(document) -> None:
-    body = _body(document, "/court/filings/{filing_id}/decision")
-    assert body["properties"]["decision"]["enum"] == list(court.DECISIONS)
-    assert body["properties"]["note"]["maxLength"] == court.NOTE_MAX_LENGTH
-    for decision in court.DECISIONS:
-        assert ruling_json({"decision": decision, "note": " n "}) == (decision, "n")
-    for wrong in ({"decision": 1}, {"decision": "maybe"}, {"decision": "confirmed", "note": 2}):
+def test_the_court_step_schemas_are_what_the_services_enforce(document) -> None:
+    ruling = _body(document, "/court/filings/{filing_id}/decision")
+    assert ruling["properties"]["decision"]["enum"] == list(court_review.DECISIONS)
+    assert ruling["properties"]["note"]["maxLength"] == court_review.NOTE_MAX_LENGTH
+    review = _body(document, "/court/filings/{filing_id}/review")
+    assert review["properties"]["outcome"]["enum"] == list(court_review.REVIEWS)
+    number = review["properties"]["court_case_number"]["maxLength"]
+    assert number == court_review.NUMBER_MAX_LENGTH
+    extension = _body(document, "/court/filings/{filing_id}/extension")
+    approver = extension["properties"]["approved_by"]["maxLength"]
+    assert approver == court_review.APPROVER_MAX_LENGTH
+
+
+async def test_the_judge_s_ruling_is_checked_before_any_database_work() -> None:
+    # A filing already decided gets past every check of the ruling to the state check, which
+    # refuses before touching the database; a wrong ruling is refused before that.
+    judge = Principal(kind="staff", staff_id=1, role="judge", org_id=1)
+    decided = CourtFiling(court_org_id=1, status="confirmed")
+    longest = "x" * court_review.NOTE_MAX_LENGTH
+    with pytest.raises(Conflict):
+        await court_review.decide(None, judge, decided, "dismissed", longest)  # type: ignore[arg-type]
+    for decision, note in (
+        ("dismissed", longest + "x"),
+        ("dismissed", "  "),
+        ("maybe", "n"),
+        (1, "n"),
+        ("confirmed", 2),
+        ("confirmed", "a\x00b"),
+    ):
         with pytest.raises(ValidationFailed):
-            ruling_json(wrong)
-
-
-async def test_do_decide_enforces_the_documented_note_length() -> None:
-    # A filing of another court gets past the note checks to the permission check, before any
-    # database work.
-    clerk = Principal(kind="staff", staff_id=1, role="court_clerk", org_id=1)
-    elsewhere = CourtFiling(court_org_id=2, status="filed")
+            await court_review.decide(None, judge, decided, decision, note)  # type: ignore[arg-type]
+    clerk = Principal(kind="staff", staff_id=2, role="court_clerk", org_id=1)
     with pytest.raises(PermissionDenied):
-        await court.do_decide(None, clerk, elsewhere, "dismissed", "x" * court.NOTE_MAX_LENGTH)  # type: ignore[arg-type]
-    with pytest.raises(UserError):
-        await court.do_decide(
-            None, clerk, elsewhere, "dismissed", "x" * (court.NOTE_MAX_LENGTH + 1)
-        )  # type: ignore[arg-type]
+        await court_review.decide(None, clerk, decided, "confirmed", "")  # type: ignore[arg-type]

@@ -53,23 +53,73 @@ document.getElementById("clear-signature").addEventListener("click", () => {
   strokes = 0;
 });
 
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Accept": "application/json",
+               "X-CSRF-Token": csrf },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  return { ok: response.ok, message: answer.message };
+}
+
+const sendCode = document.getElementById("send-code");
+const codeInput = document.getElementById("sign-code");
+if (sendCode) {
+  sendCode.addEventListener("click", async () => {
+    sendCode.disabled = true;
+    try {
+      const answer = await post(section.dataset.codeUrl, {});
+      if (answer.ok) {
+        document.getElementById("code-sent").hidden = false;
+        codeInput.focus();
+      } else {
+        showError(answer.message || messages.failed);
+      }
+    } catch {
+      showError(messages.failed);
+    }
+    // A new code may be requested a minute later (the server says so if it is too soon).
+    setTimeout(() => { sendCode.disabled = false; }, 60_000);
+  });
+}
+
 document.getElementById("submit-signature").addEventListener("click", async (event) => {
   if (strokes === 0) return showError(messages.empty);
+  if (!document.getElementById("consent").checked) return showError(messages.consent);
+  if (codeInput && !/^[0-9]{6}$/.test(codeInput.value.trim())) return showError(messages.code);
   event.target.disabled = true;
   try {
-    const response = await fetch(section.dataset.url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json",
-                 "X-CSRF-Token": csrf },
-      body: JSON.stringify({ version_hash: section.dataset.hash,
-                             image: canvas.toDataURL("image/png") }),
+    const answer = await post(section.dataset.url, {
+      version_hash: section.dataset.hash,
+      image: canvas.toDataURL("image/png"),
+      code: codeInput ? codeInput.value.trim() : null,
+      consent: true,
     });
-    if (response.ok) {
+    if (answer.ok) {
       window.location.assign(section.dataset.done);
       return;
     }
-    const body = await response.json().catch(() => ({}));
-    showError(body.message || messages.failed);
+    showError(answer.message || messages.failed);
+  } catch {
+    showError(messages.failed);
+  }
+  event.target.disabled = false;
+});
+
+document.getElementById("submit-decline").addEventListener("click", async (event) => {
+  event.target.disabled = true;
+  try {
+    const answer = await post(section.dataset.declineUrl, {
+      version_hash: section.dataset.hash,
+      reason: document.getElementById("decline-reason").value,
+    });
+    if (answer.ok) {
+      window.location.assign(section.dataset.done);
+      return;
+    }
+    showError(answer.message || messages.failed);
   } catch {
     showError(messages.failed);
   }

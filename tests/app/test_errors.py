@@ -61,7 +61,7 @@ async def test_odd_digits_in_the_application_form_are_a_field_error(client, demo
 
     from app.db import transaction
     from app.errors import ValidationFailed
-    from app.services import check_application
+    from booking.intake import check_application
 
     async with transaction(client.app) as db:
         with pytest.raises(ValidationFailed) as failed:

@@ -1,8 +1,14 @@
+import asyncio
+import os
+import sys
+
 from aiohttp import web
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from app.db import engine_key, make_engine
-from app.migrate import alembic_config, current_revision, drift, upgrade
+from app.migrate import alembic_config, current_revision, downgrade, drift, upgrade
+from app.settings import ROOT
 
 
 async def test_schema_is_at_head_with_no_drift(app: web.Application, client: object) -> None:
@@ -55,3 +61,50 @@ async def test_0002_keeps_numbers_given_and_redacts_links_kept_in_clear(tmp_path
     assert body == "打开 http://h/p/•••• 参加"
     assert "AbC_12" not in str(jobs[0][0]) and "StillToSend" in str(jobs[1][0])  # not sent yet
     assert jobs[2][1] == "running" and jobs[2][2] is not None  # a lease, already expired
+
+
+async def test_a_sqlite_database_with_cases_downgrades_to_0001_and_back(tmp_path) -> None:
+    """SQLite rebuilds a table to alter it; with rows referencing `cases` that once failed on
+    the foreign keys. Demo data (cases, parties, events, appointments) goes down and up intact."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    env = {**os.environ, "DATABASE_URL": url, "MEDIATION_MODE": "development"}
+    for command in ("migrate", "seed-demo"):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app", command, env=env, cwd=ROOT
+        )
+        assert await process.wait() == 0, command
+    engine = make_engine(url)
+    count = text("SELECT count(*) FROM cases")
+    async with engine.connect() as conn:
+        cases = (await conn.execute(count)).scalar_one()
+    assert cases >= 1
+    await downgrade(engine, "0001")
+    assert await current_revision(engine) == "0001"
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        assert (await conn.execute(count)).scalar_one() == cases
+        assert (await conn.execute(text("PRAGMA foreign_key_check"))).all() == []
+    assert await drift(engine) == []
+    await engine.dispose()
+
+
+async def test_0013_downgrades_and_upgrades_again(tmp_path) -> None:
+    """The document-template migration (issue 9, part 2) has a working downgrade."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'down.db'}")
+    await upgrade(engine)
+
+    def down(connection) -> list[str]:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013-1")
+        return inspect(connection).get_table_names()
+
+    async with engine.begin() as connection:
+        tables = await connection.run_sync(down)
+    assert "case_documents" not in tables and "document_templates" not in tables
+    await upgrade(engine)
+    assert await drift(engine) == []
+    await engine.dispose()

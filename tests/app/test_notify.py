@@ -94,4 +94,15 @@ async def test_links_are_redacted_once_delivered(settings, shows_links) -> None:
     assert done.status == "done" and done.payload["body"] == f"请用手机打开 {BASE}/p/•••• 参加"
     assert message.key == done.payload["key"]
     assert (link in message.body) is shows_links
-    assert message.body == (f"请用手机打开 {link} 参加" if shows_links else done.payload["body"])
+    sent = f"请用手机打开 {link} 参加" if shows_links else done.payload["body"]
+    assert message.body == f"【人民调解】{sent}"  # signed: the platform's, about no case
+
+
+async def test_a_case_sms_is_signed_with_its_organisation(app, client, demo) -> None:
+    async with transaction(app) as db:
+        await send_sms(db, "13912345678", "您的案件已受理。", demo["case"])
+        await send_sms(db, "13912345679", "【吴江区人民法院】已送达。", demo["case"])
+    assert await run_pending(app) == 2
+    async with app[sessionmaker_key]() as db:
+        bodies = set(await db.scalars(select(Message.body)))
+    assert bodies == {"【松陵街道人民调解委员会】您的案件已受理。", "【吴江区人民法院】已送达。"}

@@ -6,7 +6,7 @@ import pytest
 
 from app.errors import ValidationFailed
 from app.printable import UNPRINTABLE, single_spaced, unprintable
-from app.services import check_party
+from booking.intake import check_party
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ DEFAULT_SECRETS = ("MEDIATION_ID_HASH_KEY", "MEDIATION_SEAL_KEY", "MEDIATION_SEA
         ({"mode": "staging"}, "MEDIATION_MODE", "'staging'"),
         ({"base_url": "http://mediation.example.gov.cn", "https": False}, "MEDIATION_BASE_URL", ""),
         ({"https": False}, "MEDIATION_HTTPS", "not be Secure"),
+        ({"public_base_url": "http://verify.example.cn"}, "MEDIATION_PUBLIC_BASE_URL", "https"),
     ],
 )
 def test_each_unsafe_setting_is_named_with_its_variable(

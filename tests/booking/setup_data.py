@@ -11,14 +11,21 @@ from sqlalchemy import func, select
 from app.auth import Principal, create_api_token
 from app.db import sessionmaker_key, transaction
 from app.models import Case, StaffUser
-from app.services import Registration, do_register
 from app.settings import settings_key
 from booking.slots import local_moment, local_today
+from booking.triage import Registration, do_register
 
 
 def tomorrow_at(hour: int, minute: int = 0) -> datetime:
     """A wall-clock time tomorrow in Asia/Shanghai (inside the demo availability)."""
     return local_moment(local_today() + timedelta(days=1), time(hour, minute))
+
+
+def within_a_day() -> datetime:
+    """A time inside the demo availability that starts less than 24 hours from now, whatever
+    the hour: today at 16:00 in Shanghai while that is over an hour away, else tomorrow at 9:00."""
+    today = local_moment(local_today(), time(16))
+    return today if today - datetime.now(today.tzinfo) > timedelta(hours=1) else tomorrow_at(9)
 
 
 async def register_case(app: web.Application, case_id: int, coordinator_id: int) -> None:

@@ -105,7 +105,7 @@ async def test_booking_sets_case_and_queues_invitations(app, client, registered)
     assert response.status == 201
     body = await response.json()
     assert body["starts_at"].endswith("+08:00") and body["ends_at"].endswith("+08:00")
-    assert body["minutes"] == 90 and body["invitations_sent"] == 2
+    assert body["minutes"] == 90 and body["sequence"] == 0 and body["experts"] == []
     assert "/p/" not in str(body)  # the answer may be stored; links never are
     async with app[sessionmaker_key]() as db:
         case = await db.get(Case, registered["case"])

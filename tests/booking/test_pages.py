@@ -1,5 +1,5 @@
-"""The HTML pages: the public application form, and the coordinator's register → book → invite
-flow through to a party following the link."""
+"""The HTML pages: the coordinator's register → book → invite flow through to a party following
+the link. (The application form: tests/booking/test_intake.py.)"""
 
 from __future__ import annotations
 
@@ -22,78 +22,6 @@ LINK = re.compile(r'value="(http://127\.0\.0\.1:8080/p/[A-Za-z0-9_-]{43})"')
 
 def zh(message: str) -> str:
     return translate(message, "zh_CN")
-
-
-def application(**changes: str) -> dict[str, str]:
-    return {
-        "dispute_type": "neighbour",
-        "description": "邻居家空调外机正对我家窗户，噪音和热风影响休息，协商未果。",
-        "applicant_name": "赵敏",
-        "applicant_phone": "139 0000 1111",
-        "applicant_id_number": "11010519491231002X",
-        "applicant_address": "江苏省苏州市吴江区松陵街道1号",
-        "respondent_name": "钱军",
-        "respondent_phone": "13900002222",
-        "respondent_id_number": "320584198503150023",
-        "respondent_address": "",
-        **changes,
-    }
-
-
-async def rows(app) -> tuple[int, int, int]:
-    return await count(app, Case), await count(app, Party), await count(app, CaseEvent)
-
-
-async def test_apply_stores_the_case_its_parties_and_an_event(app, client, demo):
-    page = await client.get("/apply")
-    assert page.status == 200
-    assert 'name="applicant_id_number"' in await page.text()
-    before = await rows(app)
-    form = application(org_id=str(demo["org:village"]), submission_id="sub-1")
-    response = await post_form(client, "/apply", form)
-    assert response.status == 200, await response.text()
-    body = await response.text()
-    async with app[sessionmaker_key]() as db:
-        case = await db.scalar(select(Case).order_by(Case.id.desc()))
-        assert case is not None and case.status == "applied" and case.org_id == demo["org:village"]
-        parties = list(await db.scalars(select(Party).where(Party.case_id == case.id)))
-        events = list(await db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)))
-    assert str(case.id) in body
-    assert {(p.role, p.name, p.phone) for p in parties} == {
-        ("applicant", "赵敏", "13900001111"),
-        ("respondent", "钱军", "13900002222"),
-    }
-    assert all("*" in p.id_masked for p in parties)
-    assert [e.kind for e in events] == ["applied"]
-    # A double tap sends the same form twice: still one application.
-    again = await post_form(client, "/apply", form)
-    assert again.status == 200 and str(case.id) in await again.text()
-    assert await rows(app) == (before[0] + 1, before[1] + 2, before[2] + 1)
-
-
-async def test_apply_with_bad_fields_shows_them_and_stores_nothing(app, client, demo):
-    before = await rows(app)
-    bad = {
-        "applicant_id_number": (
-            "11010519491231002Y",
-            "This is not a valid 18-character resident ID number.",
-        ),
-        "respondent_id_number": (
-            "320584198503150024",
-            "This is not a valid 18-character resident ID number.",
-        ),
-        "applicant_phone": ("1234567", "Please enter an 11-digit mainland mobile number."),
-        "org_id": ("99999999999999999999", "Please choose a mediation organisation."),
-    }
-    for field, (value, message) in bad.items():
-        form = application(**{"org_id": str(demo["org:town"]), field: value})
-        response = await post_form(client, "/apply", form)
-        assert response.status == 422, field
-        page = await response.text()
-        assert zh(message) in page, field
-        assert f'id="{field}-error"' in page
-        assert "赵敏" in page  # what the person typed is kept
-    assert await rows(app) == before
 
 
 async def test_register_book_invite_and_follow_the_link(app, client, booking_demo):
@@ -127,7 +55,18 @@ async def test_register_book_invite_and_follow_the_link(app, client, booking_dem
     )
     assert booked.status == 200, await booked.text()
     assert booked.headers["Cache-Control"] == "no-store"
-    invitations = await booked.text()
+    assert not LINK.findall(await booked.text())  # the outbox job makes and texts the links
+
+    assert await run_pending(app) >= 2
+    async with app[sessionmaker_key]() as db:
+        sms = list(await db.scalars(select(Message).where(Message.case_id == case_id)))
+    assert sorted(m.recipient for m in sms) == ["13787654321", "13912345678"]
+    # Once handed to the gateway, the stored copy no longer holds the token.
+    assert all("/p/••••" in m.body for m in sms)
+    assert all("09:30" in m.body and "陈调解" in m.body for m in sms)
+
+    # At the desk the coordinator sends new links to show them as QR codes.
+    invitations = await (await post_form(client, f"/cases/{case_id}/invitations", {})).text()
     links = LINK.findall(invitations)
     assert len(links) == 2
     assert invitations.count("<svg") == 2 and 'class="segno"' in invitations
@@ -139,15 +78,6 @@ async def test_register_book_invite_and_follow_the_link(app, client, booking_dem
     assert not any(link.rsplit("/", 1)[1] in hashes for link in links)
     later = await (await client.get(f"/cases/{case_id}/invitations")).text()
     assert "/p/" not in later
-
-    assert await run_pending(app) >= 2
-    async with app[sessionmaker_key]() as db:
-        sms = list(await db.scalars(select(Message).where(Message.case_id == case_id)))
-    assert sorted(m.recipient for m in sms) == ["13787654321", "13912345678"]
-    # Once handed to the gateway, the stored copy no longer holds the token.
-    assert not any(link.rsplit("/", 1)[1] in m.body for link in links for m in sms)
-    assert all("/p/••••" in m.body for m in sms)
-    assert all("09:30" in m.body and "陈调解" in m.body for m in sms)
 
     client.session.cookie_jar.clear()
     path = links[0].removeprefix("http://127.0.0.1:8080")
@@ -215,9 +145,8 @@ async def test_reissue_revokes_the_old_link(app, client, registered):
     case_id = registered["case"]
     day = (local_today() + timedelta(days=1)).isoformat()
     form = {"mediator_id": registered["user:mediator"], "date": day, "time": "14:00"}
-    old = LINK.findall(
-        await (await post_form(client, f"/cases/{case_id}/appointments", form)).text()
-    )
+    assert (await post_form(client, f"/cases/{case_id}/appointments", form)).status == 200
+    old = LINK.findall(await (await post_form(client, f"/cases/{case_id}/invitations", {})).text())
     async with app[sessionmaker_key]() as db:
         applicant = await db.scalar(
             select(Party).where(Party.case_id == case_id, Party.role == "applicant")
@@ -228,7 +157,8 @@ async def test_reissue_revokes_the_old_link(app, client, registered):
     new = LINK.findall(await response.text())
     assert len(new) == 1 and new[0] not in old
     await run_pending(app)
-    assert await count(app, Message, Message.recipient == applicant.phone) == 2
+    # the booking's SMS (sent by its outbox job), the first links, the new link
+    assert await count(app, Message, Message.recipient == applicant.phone) == 3
 
     client.session.cookie_jar.clear()
     prefix = "http://127.0.0.1:8080"
@@ -256,7 +186,7 @@ async def test_cancel_frees_the_cells(app, client, registered):
     async with app[sessionmaker_key]() as db:
         case = await db.get(Case, case_id)
         cancelled = await db.get(Appointment, appointment.id)
-    assert case is not None and case.status == "registered"
+    assert case is not None and case.status == "accepted"  # lifecycle: back to ACCEPTED
     assert cancelled is not None and cancelled.status == "cancelled"
     assert (await post_form(client, cancel, {})).status == 409
     # The freed time can be booked again.
@@ -318,7 +248,7 @@ async def test_a_double_tap_on_a_slot_books_once(app, client, registered):
     first = await post_form(client, path, form)
     second = await post_form(client, path, form)
     assert first.status == second.status == 200
-    assert len(LINK.findall(await first.text())) == 2
+    assert not LINK.findall(await first.text())  # the links go by SMS, from the outbox job
     replay = await second.text()
     assert not LINK.findall(replay)  # links are never stored, so a replay cannot show them
     assert (

@@ -27,7 +27,8 @@ async def test_reminder_is_queued_for_the_day_before_and_skips_cancelled(app, cl
     appointment_id = (await response.json())["id"]
     async with app[sessionmaker_key]() as db:
         job = await db.scalar(select(Job).where(Job.kind == "appointment_reminder"))
-    assert job is not None and job.payload == {"appointment_id": appointment_id}
+    assert job is not None
+    assert job.payload == {"appointment_id": appointment_id, "sequence": 0, "hours": 24}
     assert abs(job.run_after - (starts - timedelta(hours=24))) < timedelta(minutes=1)
 
     await run_pending(app)  # the invitations go now; the reminder is not due yet

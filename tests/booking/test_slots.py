@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.db import sessionmaker_key
-from booking.slots import Window, covered, free_slots, free_starts, is_aligned, local_days
+from booking.search import free_slots
+from booking.slots import Window, covered, free_starts, is_aligned, local_days
 from tests.booking.setup_data import bearer, tomorrow_at
 
 T0 = datetime(2030, 3, 4, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai

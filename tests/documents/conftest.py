@@ -4,8 +4,8 @@ from aiohttp import web
 from app.auth import Principal
 from app.db import transaction
 from app.models import Case, Organization
-from app.services import Registration, do_register
 from app.settings import settings_key
+from booking.triage import Registration, do_register
 
 
 @pytest.fixture

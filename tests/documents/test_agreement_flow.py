@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 from aiohttp import web
@@ -16,18 +15,17 @@ from app.models import Message
 from documents.models import Agreement, Signature
 from documents.sealed import check_seal
 from tests.builders import draft_form
-from tests.pdf_reading import drawn_images, pdf_text, signature_png
+from tests.documents.signing import (
+    MEDIATOR_PHONE,
+    SIGNATURE_SIZE,
+    party_phone,
+    sign_with_code,
+    signature_body,
+)
+from tests.pdf_reading import drawn_images, pdf_text
 from tests.people import csrf, login, open_party_session, post_form
 
 TERMS = "李建国于2026年12月31日前支付王秀兰院墙重建费用人民币8000元\n双方共用通道保持畅通"
-
-
-SIGNATURE_SIZE = (120, 40)
-
-
-def signature_body(version_hash: str) -> dict[str, str]:
-    image = "data:image/png;base64," + base64.b64encode(signature_png(*SIGNATURE_SIZE)).decode()
-    return {"version_hash": version_hash, "image": image}
 
 
 async def draft(client, case_id: int, **overrides: str):
@@ -46,6 +44,8 @@ async def current(app: web.Application, case_id: int) -> Agreement:
 
 
 async def sign(client, agreement: Agreement, version_hash: str | None = None):
+    """Posts a signature without a code: what a forged request (or a staff member with no
+    phone on record) sends."""
     token = await csrf(client)
     return await client.post(
         f"/agreements/{agreement.id}/signatures",
@@ -68,12 +68,15 @@ async def test_full_agreement_and_court_lane(
     await open_party_session(respondent, app, case_id, "respondent")
     page = await applicant.get(f"/agreements/{agreement.id}")
     assert "院墙重建费用" in await page.text()
-    assert (await sign(applicant, agreement)).status == 201
+    phones = [await party_phone(app, case_id, role) for role in ("applicant", "respondent")]
+    assert (await sign_with_code(applicant, app, agreement, phones[0])).status == 201
     assert (await sign(applicant, agreement)).status == 409  # only once
-    assert (await sign(respondent, agreement)).status == 201
+    assert (await sign_with_code(respondent, app, agreement, phones[1])).status == 201
     assert (await applicant.get(f"/agreements/{agreement.id}/pdf")).status == 409  # not yet
-    response = await sign(mediator, agreement)
-    assert response.status == 201 and (await response.json())["status"] == "effective"
+    response = await sign_with_code(mediator, app, agreement, MEDIATOR_PHONE)
+    assert response.status == 201 and (await response.json())["status"] == "sealing"
+    assert (await applicant.get(f"/agreements/{agreement.id}/pdf")).status == 409  # no seal yet
+    await run_pending(app)  # the seal job
 
     response = await respondent.get(f"/agreements/{agreement.id}/pdf")
     assert response.status == 200
@@ -81,6 +84,10 @@ async def test_full_agreement_and_court_lane(
     text = pdf_text(pdf)
     for needle in ("王秀兰", "李建国", "院墙重建费用", "人民调解协议书"):
         assert needle in text
+    # The evidence page: each signer's verified SMS code and the version they signed.
+    evidence = text[text.index("电子签名证据") :]
+    assert evidence.count("短信验证码") == 3 and "139****5678" in evidence
+    assert evidence.count(agreement.version_hash[:32]) >= 3
     assert (await check_seal(app, pdf)).ok()
     pdf_path = tmp_path / "agreement.pdf"
     pdf_path.write_bytes(pdf)
@@ -93,7 +100,10 @@ async def test_full_agreement_and_court_lane(
 
         court_id = await db.scalar(select(Organization.id).where(Organization.kind == "court"))
     response = await post_form(
-        mediator, f"/cases/{case_id}/filing", {"court_org_id": str(court_id)}, allow_redirects=False
+        mediator,
+        f"/cases/{case_id}/filing",
+        {"court_org_id": str(court_id), "subject": "ordinary"},
+        allow_redirects=False,
     )
     assert response.status == 303
 
@@ -104,6 +114,17 @@ async def test_full_agreement_and_court_lane(
     filing_id = int((await inbox.text()).split('data-filing="')[1].split('"')[0])
     response = await post_form(
         clerk,
+        f"/court/filings/{filing_id}/review",
+        {"outcome": "accepted", "court_case_number": "(2026)苏0509民特1号", "note": ""},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    page = await applicant.get(f"/cases/{case_id}")
+    assert "(2026)苏0509民特1号" in await page.text() and 'id="ruling-due"' in await page.text()
+    judge = await new_client()
+    await login(judge, "judge")
+    response = await post_form(
+        judge,
         f"/court/filings/{filing_id}/decision",
         {"decision": "confirmed", "note": ""},
         allow_redirects=False,
@@ -125,7 +146,8 @@ async def test_revision_voids_signatures_and_old_hash_is_refused(
     await draft(mediator, scheduled_case)
     first = await current(app, scheduled_case)
     await open_party_session(applicant, app, scheduled_case)
-    assert (await sign(applicant, first)).status == 201
+    phone = await party_phone(app, scheduled_case)
+    assert (await sign_with_code(applicant, app, first, phone)).status == 201
     await draft(mediator, scheduled_case, performance="现金支付")
     second = await current(app, scheduled_case)
     assert second.version == 2 and second.version_hash != first.version_hash
@@ -136,6 +158,10 @@ async def test_revision_voids_signatures_and_old_hash_is_refused(
         assert (await db.get(Agreement, first.id)).status == "void"  # type: ignore[union-attr]
     page = await applicant.get(f"/cases/{scheduled_case}")
     assert "not signed yet" in await page.text() or "尚未签署" in await page.text()
+    await run_pending(app)
+    async with app[sessionmaker_key]() as db:
+        texts = list(await db.scalars(select(Message.body).where(Message.recipient == phone)))
+    assert any("重新签署" in body for body in texts)  # the voided signer is told
 
 
 async def test_bad_input_is_refused_and_nothing_is_stored(app, client, scheduled_case) -> None:
@@ -181,7 +207,7 @@ async def test_court_api_inbox_needs_a_clerk_token(app, client, scheduled_case, 
     response = await client.get(
         "/api/v1/court/inbox", headers={"Authorization": f"Bearer {clerk_token}"}
     )
-    assert response.status == 200 and (await response.json()) == {"filings": []}
+    assert response.status == 200 and (await response.json()) == {"filings": [], "next_page": None}
     response = await client.get(
         "/api/v1/court/inbox", headers={"Authorization": f"Bearer {mediator_token}"}
     )

@@ -148,7 +148,8 @@ def test_user_input_is_escaped() -> None:
 
 def test_terms_are_rendered_exactly_as_signed() -> None:
     terms = ("1. 修复防水层", "（二）赔偿三千元", "三、四号楼之间的通道共用", "1.5万元  分期支付")
-    items = re.findall(r'<li class="verbatim">(.*?)</li>', agreement_html(make_doc(terms=terms)))
+    html = agreement_html(make_doc(terms=terms))
+    items = re.findall(r'<li><span class="verbatim">(.*?)</span>', html)
     assert items == list(terms)
 
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from rooms.audience import tell, visible, waiting_reason
+from rooms.audience import (
+    chat_audience,
+    hears_call,
+    hears_update,
+    may_call,
+    tell,
+    visible,
+    waiting_reason,
+)
 from rooms.policy import MemberState
 
 MED, A, B, EXPERT, COORD = 1, 2, 3, 4, 5
@@ -183,3 +191,70 @@ def test_admitted_into_a_sub_room_without_a_host_waits():
 def test_a_reconnect_is_a_new_member_joined():
     after = {**FULL, B: replace(FULL[B], session="new")}
     assert summary(tell(A, FULL, after, B, "joined")) == [("member-joined", B)]
+
+
+# --- member-updated, host-called, chat: who hears it ----------------------------------------
+
+CAUCUS = room(
+    m(MED, "mediator", "caucus"),
+    m(A, subroom="caucus"),
+    m(B),
+    m(EXPERT, "expert"),
+    m(COORD, "coordinator"),
+)
+LOBBY_A = {**FULL, A: replace(m(A), admission="waiting")}
+
+
+@pytest.mark.parametrize(
+    ("members", "me", "subject", "hears"),
+    [
+        (FULL, B, A, True),  # same sub-room, host present
+        (FULL, A, A, True),  # one's own change
+        (FULL, EXPERT, A, True),
+        (CAUCUS, B, A, False),  # across sub-rooms: never
+        (CAUCUS, MED, A, True),
+        (CAUCUS, COORD, B, True),
+        (CAUCUS, MED, B, False),  # the mediator in the caucus does not see the joint room
+        (NO_MEDIATOR, B, A, False),  # held parties see nobody
+        (NO_MEDIATOR, EXPERT, A, False),
+        (LOBBY_A, MED, A, False),  # a knock is in `lobby`, not in the room
+        (FULL, B, 99, False),  # unknown member
+    ],
+)
+def test_who_hears_a_member_update(members, me, subject, hears):
+    assert hears_update(members[me], members, subject) is hears
+
+
+@pytest.mark.parametrize(
+    ("member", "hears"),
+    [
+        (m(MED, "mediator", "caucus"), True),  # wherever the host is
+        (m(COORD, "coordinator"), True),
+        (m(EXPERT, "expert"), False),
+        (m(A), False),
+        (m(MED, "mediator", online=False), False),
+        (replace(m(COORD, "coordinator"), admission="waiting"), False),  # knocking, not hosting
+    ],
+)
+def test_who_hears_a_call_for_the_host(member, hears):
+    assert hears_call(member) is hears
+
+
+@pytest.mark.parametrize(
+    ("members", "sender", "audience"),
+    [
+        (FULL, A, [A, MED, B, EXPERT]),
+        (FULL, MED, [MED, A, B, EXPERT]),
+        (CAUCUS, A, [A, MED]),  # a caucus message stays in the caucus
+        (CAUCUS, B, [B, EXPERT, COORD]),  # the joint room keeps its host (the coordinator)
+        (NO_MEDIATOR, A, [A]),  # held: talks to nobody else
+        (NO_MEDIATOR, EXPERT, [EXPERT]),  # the expert does not reach held parties either
+    ],
+)
+def test_chat_reaches_exactly_who_could_hear(members, sender, audience):
+    assert chat_audience(members[sender], members) == audience
+
+
+def test_may_call_only_from_inside_the_room():
+    assert may_call(m(A)) and may_call(NO_MEDIATOR[A])
+    assert not may_call(LOBBY_A[A])

@@ -109,6 +109,19 @@ async def test_presence_is_shared(buses):
     assert await two.presence(5) == {"s2": 12}
 
 
+async def test_presence_lists_sessions_in_the_order_they_joined(buses):
+    """A member who reconnected has two sessions present until the old one is cleaned up; a
+    newcomer's snapshot takes the last one listed, which must be the newer, however recently
+    the old one was refreshed (else the old socket's departure would remove the member)."""
+    one, two = buses
+    await one.set_present(6, "old", 7)
+    await two.set_present(6, "new", 7)
+    if isinstance(one, RedisBus):
+        await one._write_presence(6, one._mine[(6, "old")])  # what its refresher does
+    assert list((await two.presence(6)).items()) == [("old", 7), ("new", 7)]
+    assert {m: s for s, m in (await one.presence(6)).items()} == {7: "new"}
+
+
 async def test_presence_of_a_dead_process_expires(redis_pair):
     one, two = redis_pair
     await one.set_present(9, "alive", 1)

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 
 from app.settings import Settings
 from rooms import audience, policy, protocol, services
-from rooms.signaling import HANDLERS
+from rooms.commands import COMMANDS as HANDLERS
 from rooms.views import js_strings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -271,13 +271,13 @@ async def test_reissuing_a_link_closes_the_old_sessions_room_socket(
 
 
 async def test_the_courts_ruling_closes_the_live_room_at_once(app, browsers, demo):
-    """The clerk confirms over the API while mediator and party are in the room: both sockets
+    """The judge confirms over the API while mediator and party are in the room: both sockets
     are told and closed, without anyone entering again."""
     from app.auth import create_api_token
-    from tests.builders import filed
+    from tests.builders import accepted
     from tests.rooms.conftest import make_room, party_browser
 
-    filing_id = await filed(app, demo)
+    filing_id = await accepted(app, demo)
     async with app[sessionmaker_key]() as db:
         case_id = await db.scalar(select(Case.id).order_by(Case.id.desc()))
     assert case_id is not None
@@ -287,7 +287,7 @@ async def test_the_courts_ruling_closes_the_live_room_at_once(app, browsers, dem
     med, _ = await join(mediator, room_id)
     party, _ = await join(await party_browser(browsers, app, case_id, "applicant"), room_id)
     async with transaction(app) as db:
-        token = await create_api_token(db, demo["user:clerk"], "test")
+        token = await create_api_token(db, demo["user:judge"], "test")
     ruling = await mediator.post(
         f"/api/v1/court/filings/{filing_id}/decision",
         json={"decision": "confirmed"},

@@ -9,8 +9,9 @@ from aiohttp import web
 
 from app.factory import create_app
 from app.settings import Settings
+from rooms.connection import TokenBucket
 from rooms.protocol import CLOSE_CODES
-from rooms.signaling import Limits, TokenBucket, limits_key
+from rooms.signaling import Limits, limits_key
 from tests.rooms.conftest import Member, join, open_socket
 
 TIGHT = Limits(join_timeout=0.5, rate=5.0, burst=5.0, queue_size=8, close_timeout=1.0)

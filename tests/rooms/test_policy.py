@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from rooms.policy import (
@@ -15,6 +17,9 @@ from rooms.policy import (
     hosted_subrooms,
     lobby_of,
     may_signal,
+    not_open_yet,
+    opening,
+    recording_allowed,
     room_role,
     room_state_for,
     sees,
@@ -242,3 +247,48 @@ def test_only_online_members_are_seen_and_in_the_lobby():
 def test_wire_round_trip():
     member = m(3, subroom="caucus-a", session="abc")
     assert MemberState.from_wire(member.wire()) == member
+
+
+# --- opening time, recording consent ----------------------------------------------------------
+
+NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def test_a_room_opens_a_set_time_before_its_appointment():
+    assert opening(NOON, 30) == NOON - timedelta(minutes=30)
+    assert opening(None, 30) is None
+
+
+@pytest.mark.parametrize(
+    ("role", "now", "opens", "shut", "kept_out"),
+    [
+        ("party", NOON - timedelta(minutes=31), NOON - timedelta(minutes=30), False, True),
+        ("party", NOON - timedelta(minutes=30), NOON - timedelta(minutes=30), False, False),
+        ("party", NOON, None, False, False),  # no appointment: an ad-hoc session
+        ("party", NOON, None, True, True),  # ended, nothing booked since
+        ("mediator", NOON - timedelta(days=1), NOON, False, False),  # staff may enter early
+        ("expert", NOON, None, True, False),
+        ("coordinator", NOON - timedelta(hours=5), NOON, False, False),
+    ],
+)
+def test_who_must_wait_for_the_room_to_open(role, now, opens, shut, kept_out):
+    assert not_open_yet(role, now, opens, shut) is kept_out
+
+
+def c(id_: int, consent: bool, subroom: str = "main", online: bool = True, adm: str = "admitted"):
+    return MemberState(id_, "party", "p", adm, subroom, "s" if online else None, consent=consent)
+
+
+@pytest.mark.parametrize(
+    ("members", "allowed"),
+    [
+        ([c(1, True), c(2, True)], True),
+        ([c(1, True), c(2, False)], False),
+        ([c(1, True), c(2, False, subroom="caucus")], True),  # only the joint session counts
+        ([c(1, True), c(2, False, online=False)], True),  # present means online
+        ([c(1, True), c(2, False, adm="waiting")], True),  # knocking is not present
+        ([], True),
+    ],
+)
+def test_recording_needs_everyone_present_in_the_joint_session(members, allowed):
+    assert recording_allowed(members) is allowed

@@ -49,6 +49,7 @@ async def test_party_of_another_case_is_refused(app, browsers, room, demo):
     (other_case,) = await applications(app, demo["org:town"])
     stranger = await party_browser(browsers, app, other_case, "applicant")
     member = Member(await open_socket(stranger, room))
+    await member.send(type="join")  # the room and its case are read with the join
     error = await member.expect("error")
     assert error["code"] == "not-found"
     assert await member.closed() == CLOSE_CODES["not-found"]
@@ -264,6 +265,36 @@ async def test_second_window_replaces_the_first(mediator, room):
     assert await first.closed() == CLOSE_CODES["replaced"]
     await second.send(type="ping")
     await second.expect("pong")
+
+
+async def test_late_departure_of_a_replaced_session_does_not_remove_the_member(
+    mediator, applicant, room
+):
+    """The reconnection ordering: the party's new socket joins while its old one is still
+    open, so the old one's departure reaches the others after the new session's arrival. The
+    mediator is told the new session and never that the party left."""
+    med, old, welcome = await admitted_pair(mediator, applicant, room)
+    party_id = welcome["you"]["id"]
+    new, again = await join(applicant, room)
+    assert again["you"]["id"] == party_id and again["you"]["admission"] == "admitted"
+    assert (await old.expect("error"))["code"] == "replaced"
+    assert await old.closed() == CLOSE_CODES["replaced"]  # its departure is published now
+    joined = await med.expect("member-joined")  # the admission's, with the old session
+    assert joined["member"]["session"] == welcome["you"]["session"]
+    joined = await med.expect("member-joined")
+    assert joined["member"]["session"] == again["you"]["session"]
+    after = await med.quiet(0.5)
+    assert [m for m in after if m["type"] == "member-left"] == []
+    # Whoever joins next sees the party online with its new session, and stays with it.
+    await med.ws.close()
+    await new.expect("waiting")
+    med2, welcome2 = await join(mediator, room)
+    assert [(m["id"], m["session"]) for m in welcome2["members"]] == [
+        (party_id, again["you"]["session"])
+    ]
+    await new.send(type="ping")
+    await new.expect("pong")
+    assert [m for m in await med2.quiet(0.5) if m["type"] == "member-left"] == []
 
 
 async def test_origin_helper_matches_host(client):

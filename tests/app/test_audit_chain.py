@@ -1,0 +1,78 @@
+"""The case timeline is hash-chained: `python -m app verify-audit` finds the first edited or
+deleted event, and concurrent writers never fork a case's chain."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from app.audit import verify_chain
+from app.cli import cmd_verify_audit
+from app.db import sessionmaker_key, transaction
+from app.models import CaseEvent
+from app.services import record_event
+from app.settings import settings_key
+from tests.builders import effective, scheduled
+
+
+async def events(app) -> list[CaseEvent]:
+    async with app[sessionmaker_key]() as db:
+        query = select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.id)
+        return list(await db.scalars(query))
+
+
+async def audit(app, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    status = await cmd_verify_audit(app[settings_key], argparse.Namespace())
+    return status, capsys.readouterr().out
+
+
+async def test_an_edited_or_deleted_event_is_named(app, demo, capsys) -> None:
+    agreement = await effective(app, demo)
+    chain = [ev for ev in await events(app) if ev.case_id == agreement.case_id]
+    assert len(chain) >= 5 and all(ev.hash for ev in chain)
+    assert chain[0].prev_hash is None and chain[1].prev_hash == chain[0].hash
+    assert await audit(app, capsys) == (0, "every case's timeline is intact\n")
+
+    edited = chain[2]
+    async with transaction(app) as db:
+        await db.execute(
+            update(CaseEvent).where(CaseEvent.id == edited.id).values(actor="staff:999")
+        )
+    status, out = await audit(app, capsys)
+    assert status == 1 and f"event {edited.id}: edited" in out
+    async with transaction(app) as db:  # put it back, then delete one
+        await db.execute(
+            update(CaseEvent).where(CaseEvent.id == edited.id).values(actor=edited.actor)
+        )
+        await db.execute(delete(CaseEvent).where(CaseEvent.id == chain[1].id))
+    status, out = await audit(app, capsys)
+    assert status == 1 and f"event {chain[2].id}: deleted-before" in out
+
+
+async def test_concurrent_writers_extend_one_chain(app, demo) -> None:
+    case_id = demo["case"]
+
+    async def write(n: int) -> None:
+        async with transaction(app) as db:
+            await record_event(db, case_id, "note", "system", {"n": n})
+            await record_event(db, case_id, "note", "system", {"n": n, "second": True})
+
+    await asyncio.gather(*(write(n) for n in range(12)))
+    assert verify_chain(await events(app)) is None
+    hashes = [ev.prev_hash for ev in await events(app) if ev.case_id == case_id]
+    assert len(hashes) == len(set(hashes))  # no two events claim the same predecessor
+
+
+async def test_one_flush_chains_events_of_several_cases(app, demo) -> None:
+    first, second = await scheduled(app, demo), await scheduled(app, demo)
+    async with transaction(app) as db:
+        for n in range(3):
+            for case_id in (second, first):
+                await record_event(db, case_id, "note", "system", {"n": n})
+    assert verify_chain(await events(app)) is None
+    for case_id in (first, second):
+        chain = [ev for ev in await events(app) if ev.case_id == case_id]
+        assert [ev.prev_hash for ev in chain[1:]] == [ev.hash for ev in chain[:-1]]

@@ -1,0 +1,78 @@
+"""What a join costs the database: one transaction of a few statements and one read after its
+commit (the revocation check), on one pooled connection, whatever the number of members."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select, text
+
+from app.db import dialect_of, sessionmaker_key
+from rooms.models import RoomMember
+from rooms.protocol import CLOSE_CODES
+from tests.booking.test_desk import statements
+from tests.rooms.conftest import Member, join, open_socket
+
+
+async def costed(app: Any, browser: Any, room: int) -> tuple[Member, list[str]]:
+    with statements(app) as seen:
+        member, _ = await join(browser, room)
+        await member.quiet(0.2)
+    return member, [s.split()[0] for s in seen]
+
+
+async def test_a_join_runs_a_fixed_handful_of_statements(
+    app, mediator, applicant, respondent, room
+):
+    _med, first = await costed(app, mediator, room)
+    # The upgrade's own session lookup (2), the snapshot, the opening (a room without an
+    # appointment looks for one: 2), the member's insert, the chat history, the revocation.
+    assert len(first) <= 8, first
+    assert first.count("INSERT") == 1 and "UPDATE" not in first and "SAVEPOINT" not in first
+    party, knock = await costed(app, applicant, room)
+    await party.ws.close()
+    _party, small = await costed(app, applicant, room)  # returning: at most an UPDATE
+    assert "INSERT" not in small and small.count("UPDATE") <= 1
+    _other, _ = await costed(app, respondent, room)
+    await _party.ws.close()
+    _again, big = await costed(app, applicant, room)
+    assert big == small  # one more member in the room, not one more statement
+    assert len(knock) <= 8 and len(small) <= 8, (knock, small)
+
+
+async def test_sqlite_commits_to_the_wal_without_waiting_for_the_disk(app, client):
+    """WAL with synchronous=NORMAL (docs/decisions.md, "SQLite commits"); PostgreSQL keeps its
+    synchronous commits."""
+    async with app[sessionmaker_key]() as db:
+        if dialect_of(db) == "sqlite":
+            assert (await db.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await db.execute(text("PRAGMA synchronous"))).scalar() == 1  # NORMAL
+        else:
+            assert (await db.execute(text("SHOW synchronous_commit"))).scalar() == "on"
+
+
+async def test_first_joins_of_one_person_from_many_windows_at_once(app, mediator, room):
+    """The member row is inserted once (ON CONFLICT DO NOTHING; the losers update the winner's
+    row); every window gets a welcome as the same member, and exactly one socket stays: the one
+    whose arrival was published last."""
+    sockets = await asyncio.gather(*(open_socket(mediator, room) for _ in range(8)))
+    members = [Member(ws) for ws in sockets]
+    await asyncio.gather(*(m.send(type="join") for m in members))
+    welcomes = await asyncio.gather(*(m.expect("welcome", within=20) for m in members))
+    assert len({w["you"]["id"] for w in welcomes}) == 1
+    async with app[sessionmaker_key]() as db:
+        rows = (await db.execute(select(RoomMember.id).where(RoomMember.room_id == room))).all()
+    assert len(rows) == 1
+    outcomes = await asyncio.gather(*(outcome(m) for m in members))
+    # Before, every window could see another's arrival as newer and all of them closed.
+    assert outcomes.count(None) == 1, outcomes
+    assert outcomes.count(CLOSE_CODES["replaced"]) == len(members) - 1, outcomes
+
+
+async def outcome(member: Member, within: float = 3.0) -> int | None:
+    """The socket's close code, or None if it is still open after `within` seconds."""
+    try:
+        return await member.closed(within)
+    except TimeoutError:
+        return None

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -29,8 +30,8 @@ from app.otp import SMS_LOCALE
 from app.policy import subtree_query
 from app.settings import Settings
 from app.tokens import new_token, token_hash
-from booking.models import DutyPlace, DutySession
-from booking.slots import is_aligned
+from booking.models import DutyPlace, DutySession, SlotClaim
+from booking.slots import CELL, cell_count, is_aligned
 
 KINDS = ("lawyer", "judge")
 DUTY_ROLES = ("expert", "mediator")
@@ -53,6 +54,7 @@ BAD_CAPACITY = N_("Give a number of places from 1 to 60.")
 BAD_PLACE_MINUTES = N_("Give the length of one consultation: 0, 10, 15, 20, 30, 45 or 60 minutes.")
 TOO_LONG = N_("A session lasts at most eight hours.")
 NO_SUCH_STAFF = N_("This person does not exist or cannot hold duty sessions here.")
+BUSY = N_("This person has an appointment or another duty session at this time.")
 BOOKED_SMS = N_(
     "Your {kind} consultation at the mediation centre: {time}, place {place}. To cancel: {link}"
 )
@@ -144,7 +146,23 @@ async def do_create_session(
     )
     db.add(session)
     await db.flush()
+    await _claim_time(db, session)
     return Listed(session, person.display_name, org_name)
+
+
+async def _claim_time(db: AsyncSession, session: DutySession) -> None:
+    """The session holds its person's time under the same unique key as every appointment, so
+    neither can be booked over the other, however concurrent."""
+    minutes = int((session.ends_at - session.starts_at).total_seconds() // 60)
+    rows = [
+        {"staff_id": session.staff_id, "cell_start": session.starts_at + CELL * i,
+         "duty_session_id": session.id}
+        for i in range(cell_count(minutes))
+    ]  # fmt: skip
+    try:
+        await db.execute(insert(SlotClaim), rows)
+    except IntegrityError as exc:
+        raise Conflict(BUSY) from exc
 
 
 async def open_sessions(

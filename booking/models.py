@@ -47,15 +47,24 @@ class Appointment(Base):
 
 
 class SlotClaim(Base):
-    """One fixed-length cell of one person's time. The unique key is the no-double-booking rule."""
+    """One fixed-length cell of one person's time, held by an appointment or by a duty session
+    of the appointment clinic (exactly one of them). The unique key is the no-double-booking
+    rule: a mediation booking can never overlap the same person's duty session, nor the other
+    way round."""
 
     __tablename__ = "slot_claims"
-    __table_args__ = (UniqueConstraint("staff_id", "cell_start"),)
+    __table_args__ = (
+        UniqueConstraint("staff_id", "cell_start"),
+        CheckConstraint("(appointment_id IS NULL) <> (duty_session_id IS NULL)", name="one_holder"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
     cell_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    appointment_id: Mapped[int] = mapped_column(
+    appointment_id: Mapped[int | None] = mapped_column(
         ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    duty_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("duty_sessions.id", ondelete="CASCADE"), index=True
     )
 
 

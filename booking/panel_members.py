@@ -24,7 +24,7 @@ from app.panels import Panel, add_panel
 from app.policy import Action, can
 from app.services import record_event
 from app.settings import Settings, settings_key
-from booking import services
+from booking import day_load, services
 from booking.invitations import org_name
 from booking.models import Appointment, AppointmentMember, BookingProfile, SlotClaim
 from booking.slots import CELL, cell_count
@@ -117,6 +117,7 @@ async def do_replace(db: AsyncSession, principal: Principal, plan: Replacement) 
         await db.execute(insert(SlotClaim), rows)
     except IntegrityError as exc:
         raise Conflict(services.TAKEN) from exc
+    await _move_day(db, start, old.staff_id, new.id)
     appointment.sequence += 1
     appointment.changed_at, appointment.changed_by = utcnow(), principal.key
     await _move_team(db, case, old.staff_id, new.id, principal)
@@ -129,6 +130,14 @@ async def do_replace(db: AsyncSession, principal: Principal, plan: Replacement) 
         public=False,
     )
     await _notify(db, case, appointment, old.staff_id, new)
+
+
+async def _move_day(db: AsyncSession, start: datetime, old_id: int, new_id: int) -> None:
+    """The session leaves the replaced expert's day and takes a place of the new expert's
+    daily maximum (Conflict(DAY_FULL) when their day is full, and nothing changes)."""
+    people = await day_load.profiles(db, [old_id, new_id])
+    await day_load.give_back(db, day_load.days_of({old_id: people[old_id]}, start))
+    await day_load.take(db, day_load.days_of({new_id: people[new_id]}, start))
 
 
 async def _move_team(

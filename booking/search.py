@@ -281,20 +281,28 @@ async def _claims(
     claimed: dict[int, int] = defaultdict(int)
     base = rng.base
     cell = cell_number(db, SlotClaim.cell_start)
-    # A claim's cells are consecutive (the session and its buffer): one row per appointment.
-    for staff_id, appointment_id, first, last in await _all(
+    # A claim's cells are consecutive (the session and its buffer, or a duty session): one row
+    # per appointment or duty session. Only appointments count towards the daily maximum.
+    for staff_id, appointment_id, _, first, last in await _all(
         conn,
-        select(SlotClaim.staff_id, SlotClaim.appointment_id, func.min(cell), func.max(cell))
+        select(
+            SlotClaim.staff_id,
+            SlotClaim.appointment_id,
+            SlotClaim.duty_session_id,
+            func.min(cell),
+            func.max(cell),
+        )
         .where(
             among(db, SlotClaim.staff_id, ids),
             SlotClaim.cell_start >= low,
             SlotClaim.cell_start < high,
-            SlotClaim.appointment_id != (ignore or 0),
+            # NULL for a duty session's cells, which never stand aside
+            func.coalesce(SlotClaim.appointment_id, 0) != (ignore or -1),
         )
-        .group_by(SlotClaim.staff_id, SlotClaim.appointment_id),
+        .group_by(SlotClaim.staff_id, SlotClaim.appointment_id, SlotClaim.duty_session_id),
     ):
         claimed[staff_id] |= _span_from(first - base, last + 1 - base)
-        if count_days:
+        if count_days and appointment_id is not None:
             first_of[(staff_id, appointment_id)] = first
     for staff_id, mask in claimed.items():
         people[staff_id].claimed = mask & ((1 << rng.size) - 1)

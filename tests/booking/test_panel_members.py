@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.db import sessionmaker_key, transaction
 from app.models import CaseStaff, Job, StaffUser
-from booking.models import AppointmentMember, AvailabilityRule, SlotClaim
+from booking.models import AppointmentMember, AvailabilityRule, BookingProfile, SlotClaim, StaffDay
 from tests.booking.setup_data import bearer, tomorrow_at
 from tests.people import login, post_form
 
@@ -101,3 +101,33 @@ async def test_a_busy_expert_cannot_come_in_and_nothing_changes(app, client, reg
         client, path, {"old_id": str(mediator), "new_id": str(new)}
     )
     assert mediator_is_no_expert.status == 422
+
+
+async def _days(app) -> dict[int, int]:
+    async with app[sessionmaker_key]() as db:
+        return dict((await db.execute(select(StaffDay.staff_id, StaffDay.booked))).all())
+
+
+async def test_the_session_moves_to_the_new_experts_day_and_respects_their_maximum(
+    app, client, registered
+):
+    headers = await bearer(app, registered["user:coordinator"])
+    mediator, old = registered["user:mediator"], registered["user:mediator2"]
+    new = await _expert(app, registered["org:town"])
+    booked = await _book(client, headers, registered, 14, mediator, [old])
+    assert (await _days(app)).get(old) == 1
+    await login(client, "coordinator")
+    path = f"/cases/{registered['case']}/appointments/{booked['id']}/experts"
+    async with transaction(app) as db:
+        db.add(BookingProfile(staff_id=new, daily_max=1))
+    morning = await _book(client, headers, registered, 9, new, [])  # the new expert's day is full
+    full = await post_form(client, path, {"old_id": str(old), "new_id": str(new)})
+    assert full.status == 422 and (await _days(app)) == {mediator: 1, old: 1, new: 1}
+    cancelled = await client.post(f"{URL}/{morning['id']}/cancel", headers=headers)
+    assert cancelled.status == 200
+    moved = await post_form(
+        client, path, {"old_id": str(old), "new_id": str(new)}, allow_redirects=False
+    )
+    assert moved.status == 303, await moved.text()
+    days = await _days(app)
+    assert days[old] == 0 and days[new] == 1 and days[mediator] == 1

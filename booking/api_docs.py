@@ -242,6 +242,13 @@ RESCHEDULE = {
 }
 
 
+REPLACE_EXPERT = {
+    "type": "object",
+    "required": ["old_id", "new_id"],
+    "properties": {"old_id": ID, "new_id": ID},
+}
+
+
 def _change(operation_id: str, summary: str, body: bool = False) -> dict[str, object]:
     operation: dict[str, object] = {
         "operationId": operation_id,
@@ -364,6 +371,18 @@ def setup(app: web.Application) -> None:
         _change("rescheduleAppointment", "Move an appointment, keeping its people.", body=True),
     )
     document(app, f"{base}/cancel", "post", _change("cancelAppointment", "Cancel an appointment."))
+    document(
+        app,
+        f"{base}/experts",
+        "post",
+        {
+            **_change(
+                "replacePanelExpert",
+                "Replace one expert of a panel (专家会诊); the rest and the time stay.",
+            ),
+            "requestBody": json_body(REPLACE_EXPERT),
+        },
+    )
     document(
         app,
         f"{base}/no-show",

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal, current
 from app.db import transaction
 from app.errors import Conflict, PermissionDenied, ValidationFailed
-from app.forms import form_dict, parse_id
+from app.forms import form_dict, parse_id, read_json
 from app.i18n import N_
 from app.lifecycle import CaseStatus
 from app.models import Case, CaseEvent, StaffUser
+from app.openapi import ID, document, error_responses, json_body, json_response, path_id
 from app.panels import Panel, add_panel
 from app.policy import Action, can, load_case, subtree_query
 from app.services import record_event
@@ -30,6 +31,23 @@ CHOICES_SHOWN = 50
 ONLY_PARTIES = N_("Only a party of the case can choose its mediator here.")
 TOO_LATE = N_("The case has already been dispatched: please ask the centre to change the mediator.")
 NOT_HERE = N_("This mediator does not work for the organisation handling your case.")
+CHOSEN = {
+    "type": "object",
+    "required": ["case_id", "mediator"],
+    "properties": {
+        "case_id": ID,
+        "mediator": {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["id", "name"],
+                    "properties": {"id": ID, "name": {"type": "string"}},
+                },
+                {"type": "null"},
+            ]
+        },
+    },
+}
 
 
 async def check_choice(
@@ -122,6 +140,49 @@ async def choice_panel(
     return Panel("booking/panel_choice.html", context)
 
 
+async def choose_api(request: web.Request) -> web.StreamResponse:
+    """POST /api/v1/cases/{case_id}/mediator-choice {"mediator_id": id | null}: the same choice
+    from a party's own client (their session cookie and the CSRF header)."""
+    principal = current(request)
+    case_id = case_id_of(request)
+    body = await read_json(request)
+    raw = body.get("mediator_id")
+    if raw is not None and (not isinstance(raw, int) or isinstance(raw, bool)):
+        raise ValidationFailed({"mediator_id": NOT_HERE})
+    async with transaction(request.app) as db:
+        case, person = await check_choice(
+            db, principal, case_id, {"mediator_id": "" if raw is None else str(raw)}
+        )
+        await do_choose(db, principal, case, person)
+    chosen = {"id": person.id, "name": person.display_name} if person else None
+    return web.json_response({"case_id": case.id, "mediator": chosen})
+
+
 def setup(app: web.Application, case_path: str) -> None:
     app.router.add_post(f"{case_path}/mediator-choice", choose)
+    app.router.add_post(f"/api/v1{case_path}/mediator-choice", choose_api)
+    document(
+        app,
+        "/api/v1/cases/{case_id}/mediator-choice",
+        "post",
+        {
+            "operationId": "chooseMediator",
+            "summary": (
+                "A party chooses the case's mediator among its organisation's (null: leave it "
+                "to the centre) until the case is dispatched."
+            ),
+            "parameters": [path_id("case_id")],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["mediator_id"],
+                    "properties": {"mediator_id": {"anyOf": [ID, {"type": "null"}]}},
+                }
+            ),
+            "responses": {
+                "200": json_response(CHOSEN, "the choice as recorded"),
+                **error_responses(400, 401, 403, 404, 409, 413, 422),
+            },
+        },
+    )
     add_panel(app, choice_panel)

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal, current
 from app.db import insert_if_missing, lock_row, transaction, utcnow
-from app.errors import Conflict, ValidationFailed
-from app.forms import form_dict, parse_id
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.forms import form_dict, parse_id, read_json
 from app.i18n import N_, format_datetime, translate
 from app.models import Case, CaseStaff, StaffUser
 from app.notify import SMS_LOCALE, send_sms
@@ -25,6 +25,7 @@ from app.policy import Action, can
 from app.services import record_event
 from app.settings import Settings, settings_key
 from booking import day_load, services
+from booking.api import appointment_json
 from booking.invitations import org_name
 from booking.models import Appointment, AppointmentMember, BookingProfile, SlotClaim
 from booking.slots import CELL, cell_count
@@ -222,8 +223,37 @@ async def experts_panel(
     return Panel("booking/panel_experts.html", {"rows": rows, "candidates": candidates})
 
 
+async def replace_expert_api(request: web.Request) -> web.StreamResponse:
+    """POST /api/v1/appointments/{appointment_id}/experts {"old_id": id, "new_id": id}."""
+    principal = current(request)
+    appointment_id = parse_id(request.match_info["appointment_id"]) or 0
+    body = await read_json(request)
+    data = {
+        name: str(value)
+        for name in ("old_id", "new_id")
+        if isinstance(value := body.get(name), int) and not isinstance(value, bool)
+    }
+    async with transaction(request.app) as db:
+        case_id = await db.scalar(
+            select(Appointment.case_id).where(Appointment.id == appointment_id)
+        )
+        if case_id is None:
+            raise NotFound(services.NO_SUCH_APPOINTMENT)
+        settings = request.app[settings_key]
+        plan = await check_replacement(
+            db, settings, principal, case_id, appointment_id, data, utcnow()
+        )
+        await do_replace(db, principal, plan)
+        members = await services.members_of(db, appointment_id)
+        answer = appointment_json(plan.appointment, members)
+    return web.json_response(answer)
+
+
 def setup(app: web.Application, case_path: str) -> None:
     app.router.add_post(
         rf"{case_path}/appointments/{{appointment_id:\d{{1,9}}}}/experts", replace_expert
+    )
+    app.router.add_post(
+        r"/api/v1/appointments/{appointment_id:\d{1,9}}/experts", replace_expert_api
     )
     add_panel(app, experts_panel)

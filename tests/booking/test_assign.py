@@ -12,7 +12,7 @@ from app.db import sessionmaker_key, transaction
 from app.models import Case, CaseEvent, StaffUser
 from booking.models import AvailabilityRule, BookingProfile, Dispatch
 from tests.booking.setup_data import bearer, count
-from tests.people import login, open_party_session, post_form
+from tests.people import csrf, login, open_party_session, post_form
 
 
 async def _mediator(app, org_id: int, name: str, languages=("普通话",), specialty="neighbour"):
@@ -145,3 +145,25 @@ async def test_a_party_chooses_from_the_case_page_until_dispatch(app, client, re
     assert (await _assign(client, app, registered)).status == 200
     late = await post_form(client, path, {"mediator_id": ""})
     assert late.status == 409
+
+
+async def test_a_party_chooses_through_the_api_with_its_session(app, client, registered):
+    chosen = await _mediator(app, registered["org:town"], "被选调解")
+    elsewhere = await _mediator(app, registered["org:district"], "区调解")
+    await open_party_session(client, app, registered["case"])
+    path = f"/api/v1/cases/{registered['case']}/mediator-choice"
+    token = {"X-CSRF-Token": await csrf(client, f"/cases/{registered['case']}")}
+    assert (await client.post(path, json={"mediator_id": chosen})).status == 403  # no CSRF
+    for bad in ({"mediator_id": elsewhere}, {"mediator_id": "x"}, {"mediator_id": True}):
+        refused = await client.post(path, json=bad, headers=token)
+        assert refused.status == 422, (bad, await refused.text())
+    answer = await client.post(path, json={"mediator_id": chosen}, headers=token)
+    assert answer.status == 200, await answer.text()
+    assert (await answer.json())["mediator"] == {"id": chosen, "name": "被选调解"}
+    left = await client.post(path, json={"mediator_id": None}, headers=token)
+    assert (await left.json())["mediator"] is None
+    async with app[sessionmaker_key]() as db:
+        assert (await db.get(Case, registered["case"])).preferred_mediator_id is None
+    coordinator = await bearer(app, registered["user:coordinator"])
+    staff = await client.post(path, json={"mediator_id": chosen}, headers=coordinator)
+    assert staff.status == 403

@@ -131,3 +131,29 @@ async def test_the_session_moves_to_the_new_experts_day_and_respects_their_maxim
     assert moved.status == 303, await moved.text()
     days = await _days(app)
     assert days[old] == 0 and days[new] == 1 and days[mediator] == 1
+
+
+async def test_the_api_replaces_an_expert_and_refuses_bad_ids(app, client, registered):
+    headers = await bearer(app, registered["user:coordinator"])
+    mediator, old = registered["user:mediator"], registered["user:mediator2"]
+    new = await _expert(app, registered["org:town"])
+    booked = await _book(client, headers, registered, 14, mediator, [old])
+    path = f"{URL}/{booked['id']}/experts"
+    for bad in (
+        {},
+        {"old_id": old},
+        {"old_id": True, "new_id": new},
+        {"old_id": old, "new_id": "x"},
+    ):
+        refused = await client.post(path, json=bad, headers=headers)
+        assert refused.status == 422, (bad, await refused.text())
+    assert (await client.post(f"{URL}/999999/experts", json={}, headers=headers)).status == 404
+    mediator_token = await bearer(app, mediator)
+    forbidden = await client.post(path, json={"old_id": old, "new_id": new}, headers=mediator_token)
+    assert forbidden.status == 403
+    replaced = await client.post(path, json={"old_id": old, "new_id": new}, headers=headers)
+    assert replaced.status == 200, await replaced.text()
+    body = await replaced.json()
+    assert [e["id"] for e in body["experts"]] == [new] and body["sequence"] == 1
+    members, _, team, _ = await _state(app, booked["id"])
+    assert members == {mediator: "mediator", new: "expert"} and team == {new}

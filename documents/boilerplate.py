@@ -1,5 +1,6 @@
-"""The agreement's boilerplate (title, preamble) from the template store, chosen when a version
-is drafted and kept in its content, so it is hashed and signed with the rest."""
+"""The agreement's boilerplate (title, preamble, closing clauses) from the template store,
+chosen when a version is drafted and kept in its content, so it is hashed and signed with the
+rest."""
 
 from __future__ import annotations
 
@@ -29,7 +30,16 @@ async def agreement_boilerplate(
         "parties": "、".join(p.name for p in await parties_of(db, case.id)),
     }
     title, preamble = template_store.render_wording(chosen.wording, values)
-    return {"template_version": chosen.version, "title": title, "preamble": preamble}
+    closing = await template_store.choose(db, "agreement_closing", case.dispute_type)
+    closing_title, clauses = template_store.render_wording(closing.wording, values)
+    return {
+        "template_version": chosen.version,
+        "title": title,
+        "preamble": preamble,
+        "closing_version": closing.version,
+        "closing_title": closing_title,
+        "closing": clauses,
+    }
 
 
 def boilerplate_fields(content: dict[str, Any]) -> dict[str, Any]:
@@ -37,4 +47,10 @@ def boilerplate_fields(content: dict[str, Any]) -> dict[str, Any]:
     boilerplate = content.get("boilerplate")
     if not boilerplate:
         return {}
-    return {"title": boilerplate["title"], "preamble": tuple(boilerplate["preamble"])}
+    fields = {"title": boilerplate["title"], "preamble": tuple(boilerplate["preamble"])}
+    if "closing" in boilerplate:  # drafted before the closing clauses were in the store: none
+        fields |= {
+            "closing_title": boilerplate["closing_title"],
+            "closing": tuple(boilerplate["closing"]),
+        }
+    return fields

@@ -109,6 +109,8 @@ class AgreementDoc:
     # signed content; agreements drafted before the store print the built-in wording.
     title: str = "人民调解协议书"
     preamble: tuple[str, ...] = ()
+    closing_title: str = ""
+    closing: tuple[str, ...] = ()  # none: the built-in clauses of agreements drafted before
 
     def __post_init__(self) -> None:
         if isinstance(self.terms, str):  # each character would print as a term of its own

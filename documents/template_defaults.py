@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from app.i18n import N_
 
-KINDS = ("agreement", "minutes", "oral_agreement", "termination")
+KINDS = ("agreement", "agreement_closing", "minutes", "oral_agreement", "termination")
 KIND_LABELS = {
     "agreement": N_("Mediation agreement (boilerplate)"),
+    "agreement_closing": N_("Mediation agreement (effect and judicial confirmation)"),
     "minutes": N_("Mediation minutes"),
     "oral_agreement": N_("Record of an oral agreement (art. 28)"),
     "termination": N_("Termination notice (art. 26)"),
@@ -20,6 +21,7 @@ KIND_LABELS = {
 COMMON = ("org_name", "case_number", "dispute_type", "date", "mediator_name", "parties")
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "agreement": COMMON,
+    "agreement_closing": COMMON,
     "minutes": (*COMMON, "place", "started_at"),
     "oral_agreement": (*COMMON, "content"),
     "termination": (*COMMON, "reason"),
@@ -36,6 +38,22 @@ DEFAULTS: dict[str, Wording] = {
     "agreement": Wording(
         "人民调解协议书",
         "经{{ org_name }}主持调解，各方当事人在平等自愿、互谅互让的基础上，自愿达成如下协议：",
+    ),
+    "agreement_closing": Wording(
+        "协议效力与司法确认",
+        "（一）本协议经各方当事人签名、人民调解员签名并加盖{{ org_name }}印章后生效"
+        "（《中华人民共和国人民调解法》第二十九条）。各方当事人以电子签名方式签署，"
+        "人民调解委员会以电子印章盖章。\n"
+        "（二）本协议生效后具有法律约束力，各方当事人应当按照约定履行"
+        "（《中华人民共和国人民调解法》第三十一条）。\n"
+        "（三）各方当事人认为有必要的，可以自本协议生效之日起三十日内，共同向有管辖权的人民法院"
+        "申请司法确认（《中华人民共和国人民调解法》第三十三条、《中华人民共和国民事诉讼法》"
+        "第二百零五条）。人民法院依法确认本协议有效后，一方当事人拒绝履行或者未全部履行的，"
+        "对方当事人可以向人民法院申请强制执行。\n"
+        "（四）本协议生效后，当事人之间就协议的履行或者协议的内容发生争议的，"
+        "一方当事人可以向人民法院提起诉讼。\n"
+        "（五）本协议的电子文本由各方当事人各持一份，{{ org_name }}留存一份，各份具有同等效力。"
+        "协议版本及其摘要载于页脚，可扫描二维码核验本协议的真实性和完整性。",
     ),
     "minutes": Wording(
         "人民调解笔录",

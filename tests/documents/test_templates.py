@@ -132,6 +132,34 @@ async def test_the_agreement_boilerplate_comes_from_the_store_and_is_signed(app,
     assert "邻里纠纷人民调解协议书" in text and "经平等协商，就邻里纠纷自愿达成如下协议" in text
 
 
+async def test_the_closing_clauses_come_from_the_store_and_older_agreements_keep_theirs(
+    app, client, demo
+):
+    before = await effective(app, demo)  # drafted with the built-in clauses
+    await login(client, "admin")
+    clauses = "（一）本协议自{{ org_name }}盖章之日起生效。\n（二）双方可以共同申请司法确认。"
+    saved = await _save(client, "agreement_closing", "效力条款", clauses, "neighbour")
+    assert saved.status == 303
+    assert before.content["boilerplate"]["closing_version"] == 0
+    async with transaction(app) as db:  # as agreements drafted before the clauses were stored
+        row = await db.get(type(before), before.id)
+        boilerplate = {**row.content["boilerplate"]}
+        for name in ("closing_version", "closing_title", "closing"):
+            boilerplate.pop(name)
+        row.content = {**row.content, "boilerplate": boilerplate}
+        row.version_hash = version_hash(row.content)
+    older = pdf_text((await sealed_pdf(app, before.id)).pdf).replace("\n", "")
+    assert "五、协议效力与司法确认" in older and "各份具有同等效力" in older
+
+    after = await effective(app, demo)
+    boilerplate = after.content["boilerplate"]
+    assert boilerplate["closing_version"] == 1 and boilerplate["closing_title"] == "效力条款"
+    assert boilerplate["closing"][0].startswith("（一）本协议自") and "{{" not in str(boilerplate)
+    text = pdf_text((await sealed_pdf(app, after.id)).pdf).replace("\n", "")
+    assert "五、效力条款" in text and "双方可以共同申请司法确认" in text
+    assert "各份具有同等效力" not in text
+
+
 async def test_concurrent_saves_keep_versions_unique(app, client, new_client, demo):
     admins = [client, *[await new_client() for _ in range(4)]]
     for admin in admins:

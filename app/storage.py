@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import os
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -64,6 +65,23 @@ class LocalStorage:
 
 
 storage_key = web.AppKey("storage", Storage)
+
+
+async def keep_once(
+    storage: Storage, key: str, data: bytes, record: Callable[[], Awaitable[bool]]
+) -> bool:
+    """Stores the file, then runs `record` (a transaction writing the row that names it). No
+    file outlives a failed transaction, nor one that lost the race to another (`record` said
+    False)."""
+    await storage.put(key, data)
+    try:
+        won = await record()
+    except BaseException:
+        await storage.delete(key)
+        raise
+    if not won:
+        await storage.delete(key)
+    return won
 
 
 def storage_root(settings: Settings) -> Path:

@@ -29,7 +29,7 @@ from app.models import Case, Organization
 from app.notify import send_sms
 from app.services import parties_of, record_event
 from app.settings import ROOT, Settings, settings_key
-from app.storage import storage_key
+from app.storage import keep_once, storage_key
 from documents.archive import archive_at_closing
 from documents.case_documents import PARTY_KINDS, RENDER_JOB, outcome_document, unsealed
 from documents.models import CaseDocument
@@ -108,20 +108,12 @@ async def produce(app: web.Application, document_id: int) -> bool:
     if org is None:
         return False
     sealed = await _sealed_pdf(app, document, org)
-    storage = app[storage_key]
     digest = sha256(sealed).hexdigest()
     key = (
         f"cases/{document.case_id}/documents/{document.kind}-v{document.version}-{digest[:16]}.pdf"
     )
-    await storage.put(key, sealed)
-    try:
-        won = await _record_sealed(app, document, digest, key)
-    except BaseException:
-        await storage.delete(key)  # no file outlives a failed transaction
-        raise
-    if not won:
-        await storage.delete(key)
-    return won
+    record = functools.partial(_record_sealed, app, document, digest, key)
+    return await keep_once(app[storage_key], key, sealed, record)
 
 
 async def _record_sealed(

@@ -32,7 +32,7 @@ from app.models import Case, Organization, StaffUser
 from app.notify import SMS_LOCALE, send_sms
 from app.services import parties_of, record_event
 from app.settings import ROOT, settings_key
-from app.storage import storage_key
+from app.storage import keep_once, storage_key
 from documents.case_documents import local_date
 from documents.models import Agreement, CourtFiling
 from documents.pdf import format_date, seal_chars
@@ -161,7 +161,7 @@ def ruling_html(content: dict[str, Any], verify_url: str) -> str:
 
 async def _sealed(app: web.Application, content: dict[str, Any], court: Organization) -> bytes:
     loop = asyncio.get_running_loop()
-    verify_url = f"{app[settings_key].public_base_url or app[settings_key].base_url}/verify"
+    verify_url = f"{app[settings_key].public_url}/verify"
     html = await loop.run_in_executor(app[executor_key], ruling_html, content, verify_url)
     data = json.dumps(content, ensure_ascii=False, indent=2, sort_keys=True).encode()
     pdf = await app[renderer_key].render_html(html, [("ruling.json", data, "裁定书数据 (JSON)")])
@@ -186,16 +186,8 @@ async def produce_ruling(app: web.Application, filing_id: int) -> bool:
     sealed = await _sealed(app, content, court)
     digest = sha256(sealed).hexdigest()
     key = f"cases/{filing.case_id}/rulings/filing-{filing.id}-{digest[:16]}.pdf"
-    storage = app[storage_key]
-    await storage.put(key, sealed)
-    try:
-        won = await _record(app, filing, digest, key)
-    except BaseException:
-        await storage.delete(key)  # no file outlives a failed transaction
-        raise
-    if not won:
-        await storage.delete(key)
-    return won
+    record = functools.partial(_record, app, filing, digest, key)
+    return await keep_once(app[storage_key], key, sealed, record)
 
 
 async def _record(app: web.Application, filing: CourtFiling, digest: str, key: str) -> bool:

@@ -169,6 +169,11 @@ async def test_the_viewer_reverifies_and_shows_a_changed_byte(app, client, demo)
     assert 'id="packet-result" data-ok="yes"' in page
     assert set(marks(page).values()) == {"yes"}
     assert {"zip", "signature", "seal", "0", "1", "2"} <= set(marks(page))
+    frame = f'<iframe class="packet-pdf" title="agreement/agreement.pdf" src="/filings/{filing_id}'
+    assert frame + '/packet/files/0"' in page
+    assert f'href="/filings/{filing_id}/packet.zip"' in page
+    inbox = await (await client.get("/court/inbox")).text()
+    assert f'href="/filings/{filing_id}/packet"' in inbox
     packet, data = await stored_zip(app, filing_id)
     path = stored_path(app, packet)
     # One byte of one evidence file: that file gets a cross, and so does the ZIP's hash.
@@ -247,6 +252,11 @@ async def test_only_the_court_and_the_case_staff_reach_the_packet(app, client, d
     await login(mediator, "mediator")
     for path in paths:
         assert (await mediator.get(path)).status == 200, path
+    case_page = await (await mediator.get(f"/cases/{filing.case_id}")).text()
+    assert f'id="court-packet" href="/filings/{filing_id}/packet"' in case_page
+    party_case = await party.get(f"/cases/{filing.case_id}")
+    assert party_case.status == 200 and 'id="court-result"' in await party_case.text()
+    assert 'id="court-packet"' not in await party_case.text()
     coordinator = await new_client()
     await login(coordinator, "coordinator")
     assert (await coordinator.get(paths[1])).status == 200

@@ -39,6 +39,7 @@ from documents.sealed import org_seal
 NO_PACKET = N_("This packet does not exist or you may not see it.")
 NOT_ASSEMBLED = N_("The packet is still being assembled. Please try again in a minute.")
 NO_FILE = N_("This file is not in the packet.")
+UNREADABLE = N_("The packet's file cannot be read from storage. Please tell the administrator.")
 
 
 async def load_packet(
@@ -80,7 +81,11 @@ async def _stored(request: web.Request) -> tuple[CourtFiling, CourtPacket, Organ
         )
     if packet is None or packet.storage_key is None:
         raise Conflict(NOT_ASSEMBLED)
-    return filing, packet, org, await request.app[storage_key].get(packet.storage_key)
+    try:
+        data = await request.app[storage_key].get(packet.storage_key)
+    except OSError:
+        raise Conflict(UNREADABLE) from None
+    return filing, packet, org, data
 
 
 async def verify_stored(
@@ -101,7 +106,10 @@ async def viewer(request: web.Request) -> web.StreamResponse:
         )
     check = None
     if packet is not None and packet.storage_key is not None:
-        data = await request.app[storage_key].get(packet.storage_key)
+        try:
+            data = await request.app[storage_key].get(packet.storage_key)
+        except OSError:  # lost from storage: shown as a failed check, like a changed file
+            data = b""
         check = await verify_stored(request.app, packet, org, data)
     context = {"filing": filing, "packet": packet, "check": check, "inline": INLINE_TYPES}
     return render(request, "documents/packet.html", context)

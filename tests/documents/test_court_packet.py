@@ -191,6 +191,11 @@ async def test_the_viewer_reverifies_and_shows_a_changed_byte(app, client, demo)
     path.write_bytes(rezip(data, "agreement/agreement.pdf", b"/Type", b"/Typf"))
     page = await viewer(client, filing_id)
     assert marks(page)["0"] == "no" and marks(page)["seal"] == "no"
+    # The file lost from storage: every check fails, shown; the ZIP is refused with a 409.
+    path.unlink()
+    page = await viewer(client, filing_id)
+    assert marks(page)["zip"] == "no" and marks(page)["readable"] == "no"
+    assert (await client.get(f"/filings/{filing_id}/packet.zip")).status == 409
 
 
 async def test_one_file_is_served_inline_and_the_zip_whole(app, client, demo):

@@ -64,6 +64,7 @@ def _item(item: court.InboxItem) -> dict[str, Any]:
             for p in item.parties
         ],
         "pdf_url": f"/agreements/{f.agreement_id}/pdf",
+        "packet_url": f"/api/v1/court/filings/{f.id}/packet",
         "enforceable": f.enforceable,
         "ruling_url": f"/filings/{f.id}/ruling" if f.ruling_storage_key else None,
         "ruling_sha256": f.ruling_sha256,
@@ -192,6 +193,10 @@ FILING = {
             },
         },
         "pdf_url": {"type": "string", "description": "sealed PDF (same bearer token)"},
+        "packet_url": {
+            "type": "string",
+            "description": "the packet: files, signed manifest (same bearer token)",
+        },
         "enforceable": {
             "type": "boolean",
             "description": "confirmed by the court: the agreement is enforceable",

@@ -26,6 +26,7 @@ from app.notify import SMS_LOCALE, notify_parties, send_sms
 from app.settings import settings_key
 from documents.court_clocks import WEEKENDS_ONLY, RestDays, filing_closes, last_day
 from documents.models import Agreement, CourtFiling
+from documents.packet import request_packet
 from documents.service import receipts_of
 from documents.services import require_mediator
 
@@ -118,6 +119,7 @@ async def do_file(
             await db.flush()
     except IntegrityError:
         raise Conflict(N_("This agreement has already been filed.")) from None
+    await request_packet(db, filing)
     await advance(db, case, CaseStatus.FILED, principal.key, data={"court": court.name})
     clerks = await db.scalars(
         select(StaffUser).where(

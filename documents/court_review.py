@@ -30,6 +30,7 @@ from app.models import Case, CaseEvent, StaffUser
 from app.notify import SMS_LOCALE, notify_parties, send_sms
 from documents.court_clocks import WEEKENDS_ONLY, RestDays, last_day, ruling_due
 from documents.models import CourtFiling
+from documents.packet import request_packet
 from documents.ruling import request_ruling
 
 NOTE_MAX_LENGTH = 2000
@@ -232,6 +233,7 @@ async def resubmit(
         raise PermissionDenied(N_("Only the case's mediator may do this."))
     text = _text(note, "note", NOTE_MAX_LENGTH, required=N_("Please say what was supplemented."))
     await _move(db, filing, "filed", resubmitted_at=utcnow())
+    await request_packet(db, filing)  # the court gets the supplemented packet as a new version
     _event(db, filing, "court_resubmitted", principal.key, note=text)
     await _text_court(
         db,

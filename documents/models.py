@@ -191,3 +191,24 @@ class CaseDocument(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     storage_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- issue 10: the packet that goes to the court with a filing ------------------------------
+
+
+class CourtPacket(Base):
+    """One version of a filing's packet for the court (documents/packet.py): a ZIP of the
+    application's files with a signed manifest. The row is reserved with the filing (version 1)
+    and with each resubmission after a supplement (the next version), in that transaction; the
+    assembly job fills `sha256`/`size`/`storage_key` once, by a conditional UPDATE."""
+
+    __tablename__ = "court_packets"
+    __table_args__ = (UniqueConstraint("filing_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("court_filings.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    size: Mapped[int | None] = mapped_column(Integer)
+    storage_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    assembled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

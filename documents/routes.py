@@ -10,6 +10,8 @@ from documents import (
     court,
     draft_api,
     draft_views,
+    packet,
+    packet_views,
     ruling,
     template_admin,
     views,
@@ -50,6 +52,8 @@ def setup(app: web.Application) -> None:
     add_panel(app, case_document_views.panel)
     case_pdf.setup(app)
     ruling.setup(app)
+    packet.setup(app)
+    packet_views.setup(app)
     case_document_api.setup(app)
     template_admin.setup(app)
     r.add_get(r"/cases/{case_id:\d{1,9}}/minutes", case_document_views.minutes_form)

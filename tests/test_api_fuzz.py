@@ -26,13 +26,15 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import select
 
 from app.auth import create_api_token
-from app.db import transaction
+from app.db import sessionmaker_key, transaction
 from app.forms import MAX_ID
 from app.settings import settings_key
 from booking.demo import seed_availability
 from booking.forms import EARLIEST_DATE, LATEST_DATE
+from documents.models import CourtPacket
 from tests.booking.setup_data import register_case, tomorrow_at
 from tests.builders import filed
 from tests.people import seed_ids
@@ -129,6 +131,7 @@ def _explicit(ids: dict[str, int], filing_id: int) -> list[Explicit]:
         ("POST", "/api/v1/appointments", {"body": booking}, 409),
         ("POST", "/api/v1/appointments", {"body": {**booking, "starts_at": far}}, 422),
         ("GET", "/api/v1/court/inbox", {}, 200),
+        ("GET", "/api/v1/court/filings/{filing_id}/packet", {"path_parameters": filing}, 200),
         rule({"decision": "confirmed"}, 409),  # not accepted yet
         review({"outcome": "x"}, 422),
         review({"outcome": "accepted"}, 422),  # the court's case number is required
@@ -143,6 +146,21 @@ def _explicit(ids: dict[str, int], filing_id: int) -> list[Explicit]:
         rule({"decision": "confirmed"}, 200),
         rule({"decision": "dismissed", "note": "已确认"}, 409),
     ]
+
+
+async def _packet_assembled(app: web.Application, filing_id: int) -> None:
+    """Waits for the app's worker to assemble the filing's packet (its job runs after commit)."""
+    for _ in range(600):
+        async with app[sessionmaker_key]() as db:
+            done = await db.scalar(
+                select(CourtPacket.id).where(
+                    CourtPacket.filing_id == filing_id, CourtPacket.sha256.is_not(None)
+                )
+            )
+        if done is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the packet was not assembled within a minute")
 
 
 def _aim_at_real_ids(schema: schemathesis.BaseSchema, real_ids: dict[str, list[int]]) -> None:
@@ -224,6 +242,7 @@ async def test_api_answers_as_documented(live_app: web.Application) -> None:
     await seed_availability(live_app)
     await register_case(live_app, ids["case"], ids["user:coordinator"])
     filing_id = await filed(live_app, ids)  # a second case, through the real services
+    await _packet_assembled(live_app, filing_id)
     world = World(
         base_url=live_app[settings_key].base_url,
         tokens={

@@ -14,6 +14,7 @@ delete their file.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import secrets
@@ -36,7 +37,7 @@ from app.db import sessionmaker_key, transaction, utcnow
 from app.factory_keys import executor_key
 from app.jobs import enqueue, register
 from app.models import Case, Organization
-from app.storage import Storage, storage_key
+from app.storage import Storage, keep_once, storage_key
 from documents.models import Agreement, CaseDocument, CourtFiling, CourtPacket, SealedPdf
 from documents.seal import SealKey
 from documents.sealed import org_seal
@@ -268,15 +269,8 @@ async def assemble(app: web.Application, packet_id: int) -> bool:
     filing = gathered.filing
     name = f"cases/{filing.case_id}/packets/filing-{filing.id}-v{packet.version}"
     location = f"{name}-{secrets.token_hex(8)}.zip"
-    await storage.put(location, data)
-    try:
-        won = await _record(app, packet, digest, len(data), location)
-    except BaseException:
-        await storage.delete(location)  # no file outlives a failed transaction
-        raise
-    if not won:
-        await storage.delete(location)
-    return won
+    record = functools.partial(_record, app, packet, digest, len(data), location)
+    return await keep_once(storage, location, data, record)
 
 
 async def _record(

@@ -56,7 +56,7 @@ def _path_id(request: web.Request, name: str, message: str) -> int:
 async def list_tokens(request: web.Request) -> web.StreamResponse:
     root = admin.require_admin(current(request))
     async with request.app[sessionmaker_key]() as db:
-        rows = await court_systems.tokens_of(db, root)
+        rows = await court_systems.tokens_of(db, await court_systems.courts_in_scope(db, root))
     return web.json_response({"tokens": [token_json(row) for row in rows]})
 
 

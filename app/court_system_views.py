@@ -30,12 +30,11 @@ async def _page(
 ) -> web.Response:
     root = admin.require_admin(current(request))
     async with request.app[sessionmaker_key]() as db:
-        tree = await admin.org_tree(db, root)
-        courts = [org for _depth, org in admin.flatten(tree) if org.kind == "court"]
+        courts = await court_systems.courts_in_scope(db, root)
         context = {
             "courts": courts,
-            "tokens": await court_systems.tokens_of(db, root),
-            "webhooks": await court_systems.webhooks_of(db, root),
+            "tokens": await court_systems.tokens_of(db, courts),
+            "webhooks": await court_systems.webhooks_of(db, courts),
             "letters": await dead_letters.dead_letters(db, root),
             "form": form,
             "values": values or {},

@@ -24,7 +24,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import N_
 from app.models import CourtToken, CourtWebhook, Organization
-from app.policy import org_subtree, subtree_query
+from app.policy import subtree_query
 from app.tokens import new_token, token_hash
 
 NAME_MAX = 20
@@ -45,12 +45,23 @@ class Endpoint:
     secret: str
 
 
+async def courts_in_scope(db: AsyncSession, root: int) -> list[Organization]:
+    """The courts an admin of `root` manages the systems of. Courts stand outside the
+    mediation trees (no admin belongs to a court), so an admin of a top-level organisation
+    manages every court, and any other admin the courts of their subtree, if any."""
+    top = await db.scalar(select(Organization.parent_id.is_(None)).where(Organization.id == root))
+    query = select(Organization).where(Organization.kind == "court")
+    if not top:
+        query = query.where(Organization.id.in_(subtree_query(root)))
+    return list(await db.scalars(query.order_by(Organization.id)))
+
+
 async def court_in_scope(db: AsyncSession, root: int, org_id: int | None) -> Organization:
-    """A court organisation in the admin's subtree (`root`), or NotFound."""
-    org = await db.get(Organization, org_id) if org_id is not None else None
-    if org is None or org.kind != "court" or org.id not in await org_subtree(db, root):
-        raise NotFound(NO_COURT)
-    return org
+    """A court the admin of `root` manages, or NotFound."""
+    for court in await courts_in_scope(db, root):
+        if court.id == org_id:
+            return court
+    raise NotFound(NO_COURT)
 
 
 def check_name(data: Mapping[str, object]) -> str:
@@ -77,11 +88,11 @@ async def issue_token(
     return row, token
 
 
-async def tokens_of(db: AsyncSession, root: int) -> list[CourtToken]:
+async def tokens_of(db: AsyncSession, courts: list[Organization]) -> list[CourtToken]:
     return list(
         await db.scalars(
             select(CourtToken)
-            .where(CourtToken.org_id.in_(subtree_query(root)))
+            .where(CourtToken.org_id.in_([court.id for court in courts]))
             .order_by(CourtToken.org_id, CourtToken.id)
         )
     )
@@ -90,7 +101,7 @@ async def tokens_of(db: AsyncSession, root: int) -> list[CourtToken]:
 async def revoke_token(db: AsyncSession, root: int, token_id: int) -> CourtToken:
     """Revokes once: a second revocation is a conflict, not a new revocation time."""
     row = await db.get(CourtToken, token_id)
-    if row is None or row.org_id not in await org_subtree(db, root):
+    if row is None or row.org_id not in {c.id for c in await courts_in_scope(db, root)}:
         raise NotFound(NO_TOKEN)
     changed = await db.execute(
         update(CourtToken)
@@ -205,9 +216,9 @@ async def clear_webhook(db: AsyncSession, root: int, org_id: int | None) -> None
         await db.delete(hook)
 
 
-async def webhooks_of(db: AsyncSession, root: int) -> dict[int, CourtWebhook]:
+async def webhooks_of(db: AsyncSession, courts: list[Organization]) -> dict[int, CourtWebhook]:
     rows = await db.scalars(
-        select(CourtWebhook).where(CourtWebhook.org_id.in_(subtree_query(root)))
+        select(CourtWebhook).where(CourtWebhook.org_id.in_([court.id for court in courts]))
     )
     return {hook.org_id: hook for hook in rows}
 

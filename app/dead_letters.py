@@ -1,5 +1,6 @@
-"""Failed webhook deliveries for admins: listed within the admin's organisation subtree and
-re-queued by a conditional update (of two clicks, one re-queues; the other finds it pending)."""
+"""Failed webhook deliveries for admins: those of events from the admin's organisation subtree
+(`jobs.org_id` is the organisation whose case the event is about), re-queued by a conditional
+update (of two clicks, one re-queues; the other finds it pending)."""
 
 from __future__ import annotations
 

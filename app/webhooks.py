@@ -49,14 +49,15 @@ def signature(secret: str, raw: bytes) -> str:
 
 
 async def enqueue_event(
-    db: AsyncSession, org_id: int, idempotency_key: str, body: dict[str, Any]
+    db: AsyncSession, court_id: int, owner_id: int, idempotency_key: str, body: dict[str, Any]
 ) -> bool:
     """Queues `body` for the court's webhook in the caller's transaction; False (nothing
-    queued) when the court has no webhook."""
-    if await db.get(CourtWebhook, org_id) is None:
+    queued) when the court has no webhook. `owner_id` is the organisation the event comes from:
+    its admins (and those above) see the delivery if it fails for good."""
+    if await db.get(CourtWebhook, court_id) is None:
         return False
-    payload = {"org_id": org_id, "key": idempotency_key, "body": body}
-    await jobs.enqueue(db, KIND, payload, org_id=org_id)
+    payload = {"org_id": court_id, "key": idempotency_key, "body": body}
+    await jobs.enqueue(db, KIND, payload, org_id=owner_id)
     return True
 
 

@@ -40,4 +40,4 @@ async def push(db: AsyncSession, filing: CourtFiling, case: Case, event: str) ->
         },
         "case": {"id": case.id, "number": case.number},
     }
-    await webhooks.enqueue_event(db, filing.court_org_id, key, body)
+    await webhooks.enqueue_event(db, filing.court_org_id, case.org_id, key, body)

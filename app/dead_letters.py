@@ -14,7 +14,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.i18n import N_
 from app.models import Job, Organization
-from app.policy import subtree_query
+from app.policy import org_subtree, subtree_query
 from app.webhooks import KIND
 
 LIMIT = 200
@@ -34,37 +34,46 @@ class DeadLetter:
 
 
 async def dead_letters(db: AsyncSession, root: int) -> list[DeadLetter]:
-    """The newest failed deliveries of the subtree's courts, in one statement."""
-    rows = await db.execute(
-        select(Job, Organization.name)
-        .join(Organization, Organization.id == Job.org_id)
-        .where(Job.kind == KIND, Job.status == "dead", Job.org_id.in_(subtree_query(root)))
-        .order_by(Job.run_after.desc(), Job.id.desc())
-        .limit(LIMIT)
+    """The newest failed deliveries of the subtree's events, in two statements."""
+    jobs = list(
+        await db.scalars(
+            select(Job)
+            .where(Job.kind == KIND, Job.status == "dead", Job.org_id.in_(subtree_query(root)))
+            .order_by(Job.run_after.desc(), Job.id.desc())
+            .limit(LIMIT)
+        )
     )
+    court_ids = {job.payload.get("org_id") for job in jobs}
+    rows = await db.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_(court_ids))
+    )
+    names: dict[int, str] = {org_id: name for org_id, name in rows.all()}
     return [
         DeadLetter(
             job.id,
-            court,
+            names.get(job.payload.get("org_id", 0), ""),
             str(job.payload.get("body", {}).get("event", "")),
             str(job.payload.get("key", "")),
             job.attempts,
             job.last_error,
             job.run_after,
         )
-        for job, court in rows.all()
+        for job in jobs
     ]
 
 
 async def requeue(db: AsyncSession, root: int, job_id: int) -> None:
     """Gives the delivery a fresh set of attempts, due now; once."""
+    # The subtree is read first: Python's sqlite3 before 3.12 reports no row count for an
+    # UPDATE that starts with WITH (the recursive subtree), and the count is the "once".
+    subtree = await org_subtree(db, root)
     changed = await db.execute(
         update(Job)
         .where(
             Job.id == job_id,
             Job.kind == KIND,
             Job.status == "dead",
-            Job.org_id.in_(subtree_query(root)),
+            Job.org_id.in_(subtree),
         )
         .values(status="pending", attempts=0, run_after=utcnow(), lease_until=None)
         .execution_options(synchronize_session=False)
@@ -72,9 +81,7 @@ async def requeue(db: AsyncSession, root: int, job_id: int) -> None:
     if changed.rowcount == 1:  # type: ignore[attr-defined]
         return
     found = await db.scalar(
-        select(Job.id).where(
-            Job.id == job_id, Job.kind == KIND, Job.org_id.in_(subtree_query(root))
-        )
+        select(Job.id).where(Job.id == job_id, Job.kind == KIND, Job.org_id.in_(subtree))
     )
     if found is None:
         raise NotFound(NO_LETTER)

@@ -6,6 +6,7 @@ refused with 401."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from aiohttp import web
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from app.tokens import token_hash
 from documents import court
 from documents.models import Agreement, CourtFiling
 from tests.builders import effective, filed, staff
+from tests.people import login, post_form
 
 
 async def bearer(app: web.Application, staff_id: int) -> dict[str, str]:
@@ -174,3 +176,49 @@ async def test_only_admins_manage_court_systems(app, client, demo) -> None:
     assert unnamed.status == 422 and "name" in (await unnamed.json())["fields"]
     async with app[sessionmaker_key]() as db:
         assert list(await db.scalars(select(CourtToken))) == []  # nothing half-written
+
+
+async def test_the_admin_page_issues_once_and_revokes(app, client, new_client, demo) -> None:
+    await login(client, "admin")
+    page = await client.get("/admin/court-systems")
+    assert page.status == 200 and page.headers["Cache-Control"] == "private, no-store"
+    court_id = str(demo["org:court"])
+
+    tokens = "/admin/court-systems/tokens"
+    refused = await post_form(client, tokens, {"org_id": court_id, "name": ""})
+    assert refused.status == 422 and 'id="name-error"' in await refused.text()
+    issued = await post_form(
+        client, "/admin/court-systems/tokens", {"org_id": court_id, "name": "审判系统"}
+    )
+    html = await issued.text()
+    assert issued.status == 200 and issued.headers["Cache-Control"] == "private, no-store"
+    match = re.search(r'<code id="shown-value">([^<]+)</code>', html)
+    assert match is not None
+    system = {"Authorization": f"Bearer {match.group(1)}"}
+    assert (await client.get("/api/v1/court/inbox", headers=system)).status == 200
+    again = await (await client.get("/admin/court-systems")).text()
+    assert match.group(1) not in again and "审判系统" in again  # shown once
+
+    async with app[sessionmaker_key]() as db:
+        (row,) = list(await db.scalars(select(CourtToken)))
+    for _ in range(2):  # a double click revokes once and lands on the page
+        revoked = await post_form(
+            client, f"/admin/court-systems/tokens/{row.id}/revoke", {}, allow_redirects=False
+        )
+        assert revoked.status == 303
+    assert (await client.get("/api/v1/court/inbox", headers=system)).status == 401
+
+    bad = await post_form(
+        client, "/admin/court-systems/webhooks", {"org_id": court_id, "url": "ftp://court/x"}
+    )
+    assert bad.status == 422 and 'id="url-error"' in await bad.text()
+    hooked = await post_form(
+        client,
+        "/admin/court-systems/webhooks",
+        {"org_id": court_id, "url": "http://127.0.0.1:9/hook"},
+    )
+    assert hooked.status == 200 and 'id="shown-value"' in await hooked.text()
+
+    coordinator = await new_client()
+    await login(coordinator, "coordinator")
+    assert (await coordinator.get("/admin/court-systems")).status == 403

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select, update
@@ -17,6 +18,7 @@ from app.auth import create_api_token, hash_password
 from app.db import sessionmaker_key, transaction, utcnow
 from app.jobs import run_pending
 from app.models import Case, CourtWebhook, Job, Organization, StaffUser
+from app.settings import ROOT
 from app.webhooks import KIND, RETRY, signature
 from documents import court_review
 from documents.models import CourtFiling
@@ -199,3 +201,42 @@ async def test_server_errors_are_retried_with_backoff_until_the_attempts_run_out
     (_first, job) = await deliveries(app)
     assert (job.status, job.attempts) == ("dead", RETRY.max_attempts)
     assert job.last_error is not None and "HTTP 500" in job.last_error
+
+
+def documented_receiver(secret: str) -> dict[str, Any]:
+    """The receiver example of docs/court.md, executed as written (with the secret filled in)."""
+    text = (ROOT / "docs" / "court.md").read_text()
+    code = text.split("A receiver in Python")[1].split("```python\n")[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(code.replace("<the secret shown once>", secret), namespace)  # noqa: S102
+    return namespace
+
+
+async def test_the_documented_receiver_accepts_deliveries_and_refuses_forgeries(
+    app, client, demo
+) -> None:
+    async with running_receiver(Receiver()) as placeholder:
+        await hook_up(client, app, demo, placeholder)
+    example = documented_receiver(placeholder.secret)
+    runner = web.AppRunner(example["app"])
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with transaction(app) as db:
+            hook = await db.get(CourtWebhook, demo["org:court"])
+            assert hook is not None
+            hook.url = f"http://127.0.0.1:{port}/hooks/mediation"
+        filing_id = await filed(app, demo)
+        await run_pending(app)
+        assert example["seen"] == {f"filing-{filing_id}-filed"}
+        assert [job.status for job in await deliveries(app)] == ["done"]
+        forged = await client.session.post(
+            f"http://127.0.0.1:{port}/hooks/mediation",
+            data=b'{"event":"filing.filed"}',
+            headers={"X-Mediation-Signature": signature("guess", b"{}"), "Idempotency-Key": "x"},
+        )
+        assert forged.status == 401 and "x" not in example["seen"]
+    finally:
+        await runner.cleanup()

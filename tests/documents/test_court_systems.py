@@ -9,10 +9,10 @@ import asyncio
 import re
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.auth import create_api_token
-from app.db import sessionmaker_key, transaction
+from app.db import engine_key, sessionmaker_key, transaction
 from app.models import Case, CaseEvent, CourtToken, Organization
 from app.tokens import token_hash
 from documents import court
@@ -222,3 +222,32 @@ async def test_the_admin_page_issues_once_and_revokes(app, client, new_client, d
     coordinator = await new_client()
     await login(coordinator, "coordinator")
     assert (await coordinator.get("/admin/court-systems")).status == 403
+
+
+async def test_the_system_s_inbox_costs_the_same_statements_for_more_filings(
+    app, client, demo
+) -> None:
+    admin = await bearer(app, demo["user:admin"])
+    issued = await issue(client, admin, demo["org:court"], "审判系统")
+    system = {"Authorization": f"Bearer {issued['token']}"}
+    engine = app[engine_key].sync_engine
+    counts = []
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    for _ in range(2):
+        await filed(app, demo)
+        await client.get("/api/v1/court/inbox", headers=system)  # records the token's use
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            response = await client.get("/api/v1/court/inbox", headers=system)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert response.status == 200
+        counts.append(len(seen))
+    # The personal token (a miss) and the system token (2); the page, its parties, the service
+    # receipts (3). Its last use was written by the request before, within the minute.
+    assert counts[0] == counts[1] <= 5, counts

@@ -30,7 +30,6 @@ KIND = "court_webhook"
 SIGNATURE_HEADER = "X-Mediation-Signature"
 TIMESTAMP_HEADER = "X-Mediation-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-TIMEOUT_SECONDS = 10
 # 1 s · 2^n, at most an hour apart, 12 attempts: about four hours before a dead letter.
 RETRY = jobs.RetryPolicy(max_attempts=12, base_seconds=1.0, cap_seconds=3600.0, jitter=True)
 RETRYABLE_4XX = (408, 429)
@@ -63,9 +62,9 @@ async def enqueue_event(
 
 async def deliver(app: web.Application, payload: dict[str, Any]) -> None:
     """The job handler: one POST attempt."""
-    key_material = app[settings_key].id_hash_key
+    settings = app[settings_key]
     async with app[sessionmaker_key]() as db:
-        target = await court_systems.endpoint(db, payload["org_id"], key_material)
+        target = await court_systems.endpoint(db, payload["org_id"], settings.id_hash_key)
     if target is None:
         raise jobs.PermanentFailure("the court has no usable webhook (removed, or key rotated)")
     raw = body_bytes(payload["body"])
@@ -75,7 +74,7 @@ async def deliver(app: web.Application, payload: dict[str, Any]) -> None:
         TIMESTAMP_HEADER: str(int(time.time())),
         IDEMPOTENCY_HEADER: payload["key"],
     }
-    timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
+    timeout = aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds)
     async with (
         aiohttp.ClientSession(timeout=timeout) as session,
         session.post(target.url, data=raw, headers=headers, allow_redirects=False) as response,

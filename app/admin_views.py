@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import admin, admin_api, deadlines
+from app import admin, admin_api, court_system_api, court_system_views, deadlines
 from app.auth import Principal, current
 from app.db import sessionmaker_key, transaction
 from app.errors import NotFound, ValidationFailed
@@ -197,3 +197,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/admin/deadlines", deadlines_form)
     app.router.add_post("/admin/deadlines", save_deadlines)
     admin_api.setup(app)
+    court_system_views.setup(app)
+    court_system_api.setup(app)

@@ -25,7 +25,7 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # anonymous | staff | party
+    kind: str  # anonymous | staff | party | court_system
     staff_id: int | None = None
     role: str | None = None
     org_id: int | None = None
@@ -35,11 +35,15 @@ class Principal:
     session_id: int | None = None
     csrf_token: str | None = None
     via_api: bool = False
+    system_id: int | None = None  # a court system's token (app/court_systems.py)
 
     @property
     def key(self) -> str:
         if self.kind == "staff":
             return f"staff:{self.staff_id}"
+        if self.kind == "court_system":
+            # The audit names the system by its token's name (≤ 20 characters: fits an actor).
+            return f"sys:{self.system_id}:{self.name}"
         if self.kind == "party":
             return f"party:{self.party_id}"
         return "anonymous"

@@ -11,7 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import alerts, notify, openapi, rendering, security, storage, throttle
+from app import (
+    alerts,
+    court_systems,
+    notify,
+    openapi,
+    rendering,
+    security,
+    storage,
+    throttle,
+    webhooks,
+)
 from app import routes as app_routes
 from app.db import engine_key, make_engine, sessionmaker_key
 from app.factory_keys import executor_key
@@ -30,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY)
     app[settings_key] = settings
     app[handlers_key] = {}
+    app[court_systems.routes_key] = {f"{openapi.PREFIX}/openapi.json"}
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_executor)
     rendering.setup(app)
@@ -40,6 +51,7 @@ def create_app(settings: Settings) -> web.Application:
     storage.setup(app, settings)
     alerts.setup(app)
     throttle.setup(app)
+    webhooks.setup(app)
 
     import booking.routes
     import documents.routes

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -56,11 +57,47 @@ def _redact_value(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How often a kind of job is tried and how long it waits between tries: `base · 2^n`
+    seconds after the n-th failed attempt, capped; with `jitter` a uniform draw below that
+    (full jitter), so that receivers coming back from an outage are not hit by every retry at
+    once."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    base_seconds: float = 1.0
+    cap_seconds: float = 3600.0
+    jitter: bool = False
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def backoff(
+    policy: RetryPolicy, attempt: int, draw: Callable[[], float] = random.random
+) -> timedelta:
+    """The wait after the `attempt`-th failed attempt (1-based)."""
+    ceiling = min(policy.cap_seconds, policy.base_seconds * 2.0 ** min(attempt, 62))
+    return timedelta(seconds=ceiling * draw() if policy.jitter else ceiling)
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when trying again cannot help (a receiver refused the request as
+    malformed or unauthorised): the job becomes a dead letter at once."""
+
+
+@dataclass(frozen=True)
 class JobKind:
     handler: JobHandler
     # What a finished (done or dead) job keeps of its payload: secrets such as party links are
     # needed only until the job has run.
     redact: Redactor = redact_links_in_payload
+    retry: RetryPolicy = DEFAULT_RETRY
+
+
+@dataclass(frozen=True)
+class Outcome:
+    error: str | None = None
+    permanent: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,9 +117,16 @@ _running_job: ContextVar[int | None] = ContextVar("running_job", default=None)
 
 
 async def enqueue(
-    db: AsyncSession, kind: str, payload: dict[str, Any], *, delay: timedelta | None = None
+    db: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    delay: timedelta | None = None,
+    org_id: int | None = None,
 ) -> None:
-    db.add(Job(kind=kind, payload=payload, run_after=utcnow() + (delay or timedelta())))
+    db.add(
+        Job(kind=kind, payload=payload, run_after=utcnow() + (delay or timedelta()), org_id=org_id)
+    )
 
 
 def register(
@@ -91,8 +135,14 @@ def register(
     handler: JobHandler,
     *,
     redact: Redactor = redact_links_in_payload,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> None:
-    app[handlers_key][kind] = JobKind(handler, redact)
+    app[handlers_key][kind] = JobKind(handler, redact, retry)
+
+
+def _retry(app: web.Application, kind: str) -> RetryPolicy:
+    found = app[handlers_key].get(kind)
+    return found.retry if found else DEFAULT_RETRY
 
 
 def effect_key(*parts: object) -> str:
@@ -170,8 +220,8 @@ async def _keep_lease(app: web.Application, claim: Claim) -> None:
             return
 
 
-async def execute(app: web.Application, claim: Claim) -> str | None:
-    """Runs the claimed job's handler under a renewed lease; returns the error, if any."""
+async def execute(app: web.Application, claim: Claim) -> Outcome:
+    """Runs the claimed job's handler under a renewed lease; returns its outcome."""
     kind = app[handlers_key].get(claim.kind)
     running = _running_job.set(claim.job_id)
     keeper = asyncio.create_task(_keep_lease(app, claim))
@@ -179,29 +229,36 @@ async def execute(app: web.Application, claim: Claim) -> str | None:
         if kind is None:
             raise LookupError(f"no handler for job kind {claim.kind!r}")
         await kind.handler(app, claim.payload)
+    except PermanentFailure as exc:
+        log.warning("job %s (%s) failed for good: %s", claim.job_id, claim.kind, exc)
+        return Outcome(redact_party_links(f"{type(exc).__name__}: {exc}"), permanent=True)
     except Exception as exc:
         log.exception("job %s (%s) failed", claim.job_id, claim.kind)
-        return redact_party_links(f"{type(exc).__name__}: {exc}")
+        return Outcome(redact_party_links(f"{type(exc).__name__}: {exc}"))
     finally:
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
         _running_job.reset(running)
-    return None
+    return Outcome()
 
 
-async def finish(app: web.Application, claim: Claim, error: str | None) -> bool:
+async def finish(app: web.Application, claim: Claim, outcome: Outcome | str | None) -> bool:
     """Records the outcome if `claim` still holds the job; False if another worker took it."""
+    if not isinstance(outcome, Outcome):
+        outcome = Outcome(outcome)
+    error = outcome.error
     kind = app[handlers_key].get(claim.kind)
     redact = kind.redact if kind else redact_links_in_payload
+    policy = kind.retry if kind else DEFAULT_RETRY
     values: dict[str, Any] = {"lease_until": None}
     if error is None:
         values |= {"status": "done", "payload": redact(claim.payload)}
-    elif claim.attempt >= MAX_ATTEMPTS:
+    elif outcome.permanent or claim.attempt >= policy.max_attempts:
         values |= {"status": "dead", "last_error": error, "payload": redact(claim.payload)}
     else:
-        backoff = timedelta(seconds=2**claim.attempt)
-        values |= {"status": "pending", "last_error": error, "run_after": utcnow() + backoff}
+        wait = backoff(policy, claim.attempt)
+        values |= {"status": "pending", "last_error": error, "run_after": utcnow() + wait}
     async with transaction(app) as db:
         result = await db.execute(update(Job).where(_held(claim)).values(**values))
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -219,13 +276,14 @@ async def run_pending(app: web.Application, worker_id: str | None = None) -> int
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
     ran = 0
     while (claim := await claim_next(app, worker_id)) is not None:
-        if claim.attempt > MAX_ATTEMPTS:
-            # Only a lease that expired MAX_ATTEMPTS times gets here: the job's worker died
+        limit = _retry(app, claim.kind).max_attempts
+        if claim.attempt > limit:
+            # Only a lease that expired `limit` times gets here: the job's worker died
             # during every attempt. Running it again would likely kill this worker too.
-            error: str | None = f"worker lost during each of {MAX_ATTEMPTS} attempts"
+            outcome = Outcome(f"worker lost during each of {limit} attempts", permanent=True)
         else:
-            error = await execute(app, claim)
-        await finish(app, claim, error)
+            outcome = await execute(app, claim)
+        await finish(app, claim, outcome)
         ran += 1
     return ran
 

@@ -8,11 +8,12 @@ import secrets
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from app import auth, i18n
+from app import auth, court_systems, i18n
 from app.db import sessionmaker_key
 from app.errors import (
     DomainError,
     NotAuthenticated,
+    PermissionDenied,
     ServiceUnavailable,
     TooManyRequests,
     ValidationFailed,
@@ -67,12 +68,19 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
     if authorization.startswith("Bearer ") or cookie:
         async with request.app[sessionmaker_key]() as db:
             if authorization.startswith("Bearer "):
-                principal = await auth.principal_from_api_token(db, authorization[7:].strip())
+                bearer = authorization[7:].strip()
+                principal = await auth.principal_from_api_token(db, bearer)
+                if principal is None:
+                    principal = await court_systems.principal_from_court_token(db, bearer)
                 if principal is None:
                     raise NotAuthenticated("The API token is missing, wrong or revoked.")
             elif cookie:
                 principal = await auth.principal_from_session(db, cookie)
     request[auth.principal_rkey] = principal or auth.ANONYMOUS
+    if principal is not None and principal.kind == "court_system":
+        resource = request.match_info.route.resource
+        if resource is None or resource.canonical not in request.app[court_systems.routes_key]:
+            raise PermissionDenied(N_("A court system's token reaches only the court API."))
     await check_csrf(request)
     return await handler(request)
 

@@ -71,6 +71,32 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class CourtToken(Base):
+    """A court system's bearer token: acts as that court on the pull API, nothing else."""
+
+    __tablename__ = "court_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CourtWebhook(Base):
+    """Where a court's filing events are pushed; the HMAC secret is kept encrypted (the sender
+    needs it back, so it cannot be a one-way hash)."""
+
+    __tablename__ = "court_webhooks"
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret_sealed: Mapped[str] = mapped_column(String(200))
+    updated_by: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -204,6 +230,8 @@ class Job(Base):
     # A claim is a lease: a job still `running` after this instant is claimed again.
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The organisation a job works for, when its dead letter is shown to that org's admins.
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
 
 
 class Message(Base):

@@ -83,7 +83,15 @@ def spec(app: web.Application) -> dict[str, Any]:
         "info": {"title": "Online mediation API", "version": "1"},
         "servers": [{"url": "/"}],
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A staff member's API token (`python -m app create-token`), "
+                    "acting with that person's role, or a court's system token (issued by an "
+                    "admin), which reaches only the court API and acts as that court.",
+                }
+            },
             "schemas": {"Error": ERROR_SCHEMA},
         },
         "security": [{"bearer": []}],

@@ -100,6 +100,8 @@ async def require(db: AsyncSession, principal: Principal, action: Action, case: 
 async def can_view_case(db: AsyncSession, principal: Principal, case: Case) -> bool:
     if principal.kind == "party":
         return principal.case_id == case.id
+    if principal.kind == "court_system":
+        return await _filed_with_court(db, case.id, principal.org_id)
     if principal.kind != "staff":
         return False
     if principal.role in COORDINATING:

@@ -46,6 +46,7 @@ class Settings:
     log_level: str = "INFO"
     outbox_shows_links: bool = False  # development only: the outbox keeps SMS links readable
     job_lease_seconds: int = 60
+    webhook_timeout_seconds: float = 10.0  # one delivery to a court system, connect to answer
     otp_minutes: int = 10  # an SMS code is valid this long
     otp_attempts: int = 5  # wrong codes before it is locked
     storage_dir: Path | None = None  # uploaded files and recordings; default var_dir/files
@@ -149,6 +150,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("MEDIATION_LOG_LEVEL", base.log_level),
         outbox_shows_links=_bool(env.get("MEDIATION_OUTBOX_SHOWS_LINKS", "false")),
         job_lease_seconds=int(env.get("MEDIATION_JOB_LEASE_SECONDS", base.job_lease_seconds)),
+        webhook_timeout_seconds=float(
+            env.get("MEDIATION_WEBHOOK_TIMEOUT_SECONDS", base.webhook_timeout_seconds)
+        ),
         otp_minutes=int(env.get("MEDIATION_OTP_MINUTES", base.otp_minutes)),
         otp_attempts=int(env.get("MEDIATION_OTP_ATTEMPTS", base.otp_attempts)),
         storage_dir=Path(env["MEDIATION_STORAGE_DIR"])

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app import court_systems
 from app.auth import current
 from app.case_status import announce_case_status
 from app.db import sessionmaker_key, transaction
@@ -85,6 +86,13 @@ def _filing_id(request: web.Request) -> int:
     if filing_id is None:
         raise NotFound(NO_SUCH_FILING)
     return filing_id
+
+
+async def filing(request: web.Request) -> web.Response:
+    filing_id = _filing_id(request)
+    async with request.app[sessionmaker_key]() as db:
+        item = await court.filing_item(db, current(request), filing_id)
+    return web.json_response(_item(item))
 
 
 async def _step(request: web.Request, role: str, act: Any) -> web.Response:
@@ -271,8 +279,37 @@ STEPS = (
 )
 
 
+# Who may call these: the court's clerk or judge with their personal token (each their own
+# steps), or the court's system token (every step, acting as the court; app/court_systems.py).
+CALLERS = (
+    " Bearer: a clerk's or judge's personal token, or the court's system token, which sees "
+    "only its court's filings."
+)
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/court/inbox", inbox)
+    app.router.add_get(r"/api/v1/court/filings/{filing_id:\d{1,9}}", filing)
+    app[court_systems.routes_key].update(
+        {"/api/v1/court/inbox", "/api/v1/court/filings/{filing_id}"}
+        # the documents a filing links to (`pdf_url`, `ruling_url`)
+        | {"/agreements/{agreement_id}/pdf", "/filings/{filing_id}/ruling"}
+        | {f"/api/v1/court/filings/{{filing_id}}/{name}" for name, *_rest in STEPS}
+    )
+    document(
+        app,
+        "/api/v1/court/filings/{filing_id}",
+        "get",
+        {
+            "operationId": "courtFiling",
+            "summary": "One application filed with the court, as the inbox lists it." + CALLERS,
+            "parameters": [path_id("filing_id")],
+            "responses": {
+                "200": json_response(FILING, "the filing"),
+                **error_responses(403, 404),
+            },
+        },
+    )
     document(
         app,
         "/api/v1/court/inbox",
@@ -293,7 +330,7 @@ def setup(app: web.Application) -> None:
                 }
             ],
             "summary": "Judicial-confirmation applications filed with the court of the clerk "
-            "or judge: what waits for them first, each by its statutory clock.",
+            "or judge: what waits for them first, each by its statutory clock." + CALLERS,
             "responses": {
                 "200": json_response(
                     {
@@ -319,7 +356,7 @@ def setup(app: web.Application) -> None:
             "post",
             {
                 "operationId": operation,
-                "summary": summary,
+                "summary": summary + CALLERS,
                 "parameters": [path_id("filing_id")],
                 "requestBody": json_body(schema),
                 "responses": {

@@ -24,6 +24,7 @@ from app.lifecycle import CaseStatus, advance
 from app.models import COURT_ROLES, Case, Organization, Party, StaffUser
 from app.notify import SMS_LOCALE, notify_parties, send_sms
 from app.settings import settings_key
+from documents import court_events
 from documents.court_clocks import WEEKENDS_ONLY, RestDays, filing_closes, last_day
 from documents.models import Agreement, CourtFiling
 from documents.packet import request_packet
@@ -121,6 +122,7 @@ async def do_file(
         raise Conflict(N_("This agreement has already been filed.")) from None
     await request_packet(db, filing)
     await advance(db, case, CaseStatus.FILED, principal.key, data={"court": court.name})
+    await court_events.push(db, filing, case, "filed")
     clerks = await db.scalars(
         select(StaffUser).where(
             StaffUser.org_id == court.id,
@@ -138,6 +140,9 @@ async def do_file(
 
 
 def require_court_staff(principal: Principal) -> None:
+    """The court's clerk or judge, or the court's own system (its system token)."""
+    if principal.kind == "court_system" and principal.org_id is not None:
+        return
     principal.require_staff(*COURT_ROLES)
     if principal.role not in COURT_ROLES:  # an administrator is not the court
         raise PermissionDenied(N_("You are not allowed to do this."))
@@ -147,6 +152,7 @@ def require_court_staff(principal: Principal) -> None:
 _FIRST = {
     "court_clerk": ("filed", "accepted", "supplement"),
     "judge": ("accepted", "filed", "supplement"),
+    "court_system": ("filed", "accepted", "supplement"),
 }
 
 
@@ -209,6 +215,18 @@ async def load_filing(db: AsyncSession, principal: Principal, filing_id: int) ->
     if filing is None or filing.court_org_id != principal.org_id:
         raise NotFound(N_("This filing does not exist or you may not see it."))
     return filing
+
+
+async def filing_item(db: AsyncSession, principal: Principal, filing_id: int) -> InboxItem:
+    """One filing of the viewer's court as the inbox shows it: four statements."""
+    filing = await load_filing(db, principal, filing_id)
+    case = await db.get(Case, filing.case_id)
+    assert case is not None
+    parties = list(
+        await db.scalars(select(Party).where(Party.case_id == case.id).order_by(Party.id))
+    )
+    served = await receipts_of(db, [filing.id])
+    return InboxItem(filing, case, parties, served.get(filing.id, {}))
 
 
 async def filing_of_case(db: AsyncSession, case_id: int) -> CourtFiling | None:

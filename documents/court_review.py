@@ -28,6 +28,7 @@ from app.i18n import N_, format_date, translate
 from app.lifecycle import CaseStatus, advance
 from app.models import Case, CaseEvent, StaffUser
 from app.notify import SMS_LOCALE, notify_parties, send_sms
+from documents import court_events
 from documents.court_clocks import WEEKENDS_ONLY, RestDays, last_day, ruling_due
 from documents.models import CourtFiling
 from documents.packet import request_packet
@@ -89,7 +90,10 @@ def check_case_number(value: Any) -> str:
 
 
 def require_court(principal: Principal, role: str) -> None:
-    """The court's own clerk or judge; an administrator is never the court."""
+    """The court's own clerk or judge, or its system (which has both their API rights); an
+    administrator is never the court."""
+    if principal.kind == "court_system":
+        return
     if principal.kind == "anonymous":
         raise NotAuthenticated(N_("Please log in first."))
     if principal.kind != "staff" or principal.role != role:
@@ -235,6 +239,7 @@ async def resubmit(
     await _move(db, filing, "filed", resubmitted_at=utcnow())
     await request_packet(db, filing)  # the court gets the supplemented packet as a new version
     _event(db, filing, "court_resubmitted", principal.key, note=text)
+    await court_events.push(db, filing, case, "resubmitted")
     await _text_court(
         db,
         filing,
@@ -355,6 +360,7 @@ async def withdraw(
     )
     case = await _case(db, filing)
     await advance(db, case, CaseStatus.SIGNED, principal.key, "court_withdrawn", {"note": text})
+    await court_events.push(db, filing, case, "withdrawn")
     await notify_parties(db, case, WITHDRAWN_SMS)
     await _text_mediator(db, case, WITHDRAWN_SMS)
     await _text_court(db, filing, "court_clerk", WITHDRAWN_SMS)

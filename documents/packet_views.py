@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import court_systems
 from app.auth import Principal, current
 from app.db import sessionmaker_key
 from app.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
@@ -52,7 +53,10 @@ async def load_packet(
     filing = await db.get(CourtFiling, filing_id)
     if filing is None:
         raise NotFound(NO_PACKET)
-    if principal.kind == "staff" and principal.role in COURT_ROLES:
+    court = principal.kind == "court_system" or (
+        principal.kind == "staff" and principal.role in COURT_ROLES
+    )
+    if court:
         if filing.court_org_id != principal.org_id:
             raise NotFound(NO_PACKET)
         case = await db.get(Case, filing.case_id)
@@ -192,6 +196,7 @@ def setup(app: web.Application) -> None:
     r.add_get(r"/filings/{filing_id:\d{1,9}}/packet.zip", download)
     r.add_get(r"/filings/{filing_id:\d{1,9}}/packet/files/{index:\d{1,4}}", packet_file)
     r.add_get(r"/api/v1/court/filings/{filing_id:\d{1,9}}/packet", api_packet)
+    app[court_systems.routes_key].add(API_PATH)  # the court's system token fetches it too
     document(
         app,
         API_PATH,

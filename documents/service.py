@@ -34,7 +34,9 @@ async def load_ruling(db: AsyncSession, principal: Principal, filing_id: int) ->
     filing = await db.get(CourtFiling, filing_id)
     if filing is None:
         raise NotFound(NO_RULING)
-    court_staff = principal.kind == "staff" and principal.role in COURT_ROLES
+    court_staff = principal.kind == "court_system" or (
+        principal.kind == "staff" and principal.role in COURT_ROLES
+    )
     if court_staff and filing.court_org_id != principal.org_id:
         raise NotFound(NO_RULING)
     try:

@@ -166,7 +166,7 @@ async def test_a_job_run_again_after_a_crash_sends_each_sms_once(app, client) ->
     register(app, "notify", notify)
     job_id = await queue(app, "notify", {"phone": "13912345678"})
     claim = await claim_next(app, "worker-1")
-    assert claim is not None and await execute(app, claim) is None
+    assert claim is not None and (await execute(app, claim)).error is None
     await expire_lease(app, job_id)  # worker-1 died after its handler committed
 
     assert await run_pending(app) == 3  # the notify job again, then both SMS jobs it queued
@@ -182,7 +182,7 @@ async def test_a_red_alert_run_twice_is_recorded_and_texted_once(app, client) ->
     ids = await seed_ids(app)
     job_id = await queue(app, "red_alert", {"case_id": ids["case"], "org_id": ids["org:town"]})
     claim = await claim_next(app, "worker-1")
-    assert claim is not None and await execute(app, claim) is None
+    assert claim is not None and (await execute(app, claim)).error is None
     await expire_lease(app, job_id)
     await run_pending(app)
     async with app[sessionmaker_key]() as db:

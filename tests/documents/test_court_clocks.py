@@ -147,7 +147,9 @@ async def test_the_parties_are_reminded_before_the_30_days_end_unless_filed(app,
         assert abs(job.run_after - (closes - FILING_REMINDER_BEFORE)) < MINUTE
         before = await db.scalar(select(func.max(Message.id))) or 0
     day = f"{last_day(closes).month}月{last_day(closes).day}日"
-    reminders = select(Message.body).where(Message.id > before, Message.body.contains(day))
+    reminders = select(Message.body).where(
+        Message.id > before, Message.body.contains(day), Message.body.contains("咨询调解员")
+    )
     await court.remind_to_file(app, job.payload)
     await run_pending(app)  # the SMS jobs
     async with app[sessionmaker_key]() as db:

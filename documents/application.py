@@ -174,6 +174,21 @@ async def declines_of(db: AsyncSession, application_id: int) -> dict[str, Applic
     return {row.signer: row for row in rows}
 
 
+async def signer_rows(db: AsyncSession, row: JointApplication) -> list[dict[str, Any]]:
+    """Each applicant with whether they signed or declined (two statements)."""
+    signatures = await signatures_of(db, row.id)
+    declines = await declines_of(db, row.id)
+    return [
+        {
+            "key": key,
+            "name": signer_name(row, key),
+            "signed": key in signatures,
+            "declined": declines.get(key),
+        }
+        for key in signer_keys(row)
+    ]
+
+
 async def _live_filing(db: AsyncSession, agreement_id: int) -> bool:
     found = await db.scalar(
         select(CourtFiling.id)

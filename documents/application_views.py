@@ -4,8 +4,6 @@ the sealed PDF for the parties, the case's staff and the court it was filed with
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,20 +45,6 @@ def _signer(request: web.Request) -> Principal:
     return principal
 
 
-async def signers(db: AsyncSession, row: JointApplication) -> list[dict[str, Any]]:
-    signatures = await application.signatures_of(db, row.id)
-    declines = await application.declines_of(db, row.id)
-    return [
-        {
-            "key": key,
-            "name": application.signer_name(row, key),
-            "signed": key in signatures,
-            "declined": declines.get(key),
-        }
-        for key in application.signer_keys(row)
-    ]
-
-
 async def prepare(request: web.Request) -> web.StreamResponse:
     """The mediator prepares the joint application with the competent court; a refusal shows
     the case page again with the message at the form."""
@@ -92,7 +76,7 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
     principal = current(request)
     async with request.app[sessionmaker_key]() as db:
         row, case = await _application_and_case(db, principal, _id(request))
-        people = await signers(db, row)
+        people = await application.signer_rows(db, row)
         phone = await ceremony.phone_on_record(db, principal.key)
     mine = next((s for s in people if s["key"] == principal.key), None)
     may_sign = (

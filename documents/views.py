@@ -28,7 +28,6 @@ from app.uploads import NOT_A_PDF, PDF_MAGIC, uploaded_file
 from app.views import render_case_page
 from documents import (
     application,
-    application_views,
     ceremony,
     court,
     court_review,
@@ -123,7 +122,7 @@ async def _application_context(
     if agreement is None or agreement.status != "effective":
         return {"application": None}
     row = await application.current_application(db, case.id)
-    people = await application_views.signers(db, row) if row else []
+    people = await application.signer_rows(db, row) if row else []
     mine = next((s for s in people if s["key"] == principal.key), None)
     preparing = principal.kind == "staff" and principal.staff_id == case.mediator_id and may_file
     return {

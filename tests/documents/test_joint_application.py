@@ -37,7 +37,7 @@ from tests.documents.signing import (
     sign_with_code,
     signature_body,
 )
-from tests.people import login, open_party_session, post_form
+from tests.people import csrf, login, open_party_session, post_form
 
 
 async def _application(app: web.Application, application_id: int) -> JointApplication:
@@ -306,3 +306,30 @@ async def test_the_mediator_sees_the_checks_before_filing(app, client, demo) -> 
     await applied(app, demo, agreement)
     page = await (await client.get(f"/cases/{agreement.case_id}")).text()
     assert 'data-ok="yes"' in page and 'data-check="court"' in page
+
+
+async def test_a_party_declines_with_a_reason_and_the_mediator_prepares_again(
+    app, client, new_client, demo
+) -> None:
+    agreement = await effective(app, demo)
+    case_id = agreement.case_id
+    joint = await prepared(app, demo, agreement)
+    await open_party_session(client, app, case_id, "respondent")
+    token = await csrf(client, f"/applications/{joint.id}")
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    path = f"/applications/{joint.id}/declines"
+    short = {"version_hash": joint.version_hash, "reason": "不"}
+    assert (await client.post(path, json=short, headers=headers)).status == 400
+    body = {"version_hash": joint.version_hash, "reason": "希望向住所地法院申请"}
+    assert (await client.post(path, json=body, headers=headers)).status == 201
+    assert (await client.post(path, json=body, headers=headers)).status == 409
+    refused = await post_signature(client, joint, signature_body(joint.version_hash, "123456"))
+    assert refused.status == 409
+    mediator = await new_client()
+    await login(mediator, "mediator")
+    assert "希望向住所地法院申请" in await (await mediator.get(f"/cases/{case_id}")).text()
+    again = await prepared(app, demo, agreement)
+    assert (await _application(app, joint.id)).status == "void"
+    assert (await _application(app, again.id)).status == "signing"
+    page = await (await client.get(f"/cases/{case_id}")).text()
+    assert f'href="/applications/{again.id}"' in page and 'id="sign-application"' in page

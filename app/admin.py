@@ -161,6 +161,30 @@ async def do_rename_org(
     return org
 
 
+BAD_COURT = N_("Please choose one of the listed courts.")
+
+
+async def courts(db: AsyncSession) -> list[Organization]:
+    rows = await db.scalars(
+        select(Organization).where(Organization.kind == "court").order_by(Organization.id)
+    )
+    return list(rows)
+
+
+async def do_set_court(
+    db: AsyncSession, principal: Principal, org_id: int, court_id: int | None
+) -> Organization:
+    """The basic court the organisation's committees apply to for judicial confirmation (its
+    descendants inherit it); None: inherit from the parent."""
+    org = await _org_in_scope(db, principal, org_id)
+    court = await db.get(Organization, court_id) if court_id is not None else None
+    if org.kind == "court" or (court_id is not None and (court is None or court.kind != "court")):
+        raise ValidationFailed({"court_org_id": BAD_COURT})
+    org.court_org_id = court_id
+    await db.flush()
+    return org
+
+
 # --- staff -----------------------------------------------------------------------------------
 
 

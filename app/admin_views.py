@@ -34,6 +34,7 @@ async def _index_context(db: AsyncSession, principal: Principal) -> dict[str, An
         "tiers": TIERS,
         "kinds": ORG_KINDS,
         "roles": ROLES,
+        "courts": await admin.courts(db),
     }
 
 
@@ -89,6 +90,18 @@ async def rename_org(request: web.Request) -> web.StreamResponse:
         return await admin.do_rename_org(db, current(request), org_id, wanted)
 
     return await _write(request, f"rename-{org_id}", write)
+
+
+async def set_court(request: web.Request) -> web.StreamResponse:
+    org_id = _path_id(request, "org_id", admin.NO_ORG)
+
+    async def write(db: AsyncSession, data: dict[str, str]) -> object:
+        court_id = parse_id(data.get("court_org_id")) if data.get("court_org_id") else None
+        if data.get("court_org_id") and court_id is None:
+            raise ValidationFailed({"court_org_id": admin.BAD_COURT})
+        return await admin.do_set_court(db, current(request), org_id, court_id)
+
+    return await _write(request, f"court-{org_id}", write)
 
 
 async def change_role(request: web.Request) -> web.StreamResponse:
@@ -189,6 +202,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/admin", index, name="admin")
     app.router.add_post("/admin/organizations", create_org)
     app.router.add_post(r"/admin/organizations/{org_id:\d{1,9}}", rename_org)
+    app.router.add_post(r"/admin/organizations/{org_id:\d{1,9}}/court", set_court)
     app.router.add_post("/admin/staff", create_staff)
     app.router.add_post(r"/admin/staff/{staff_id:\d{1,9}}/role", change_role)
     app.router.add_post(r"/admin/staff/{staff_id:\d{1,9}}/deactivate", deactivate)

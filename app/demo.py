@@ -43,6 +43,7 @@ async def seed_demo(app: web.Application) -> bool:
         )
         db.add_all([town, court])
         await db.flush()
+        district.court_org_id = court.id  # the basic court its committees apply to
         village = Organization(
             name="联杨村人民调解委员会", short_name="吴联", tier="village", parent_id=town.id
         )

@@ -73,7 +73,10 @@ LABELS: dict[str, dict[str, str]] = {
         "general": N_("General authority"),
         "special": N_("Special authority"),
     },
-    "party_kind": {"person": N_("Person"), "organisation": N_("Organisation")},
+    "party_kind": {
+        "person": N_("Person"),
+        "organisation": N_("Organisation or other legal entity"),
+    },
     "event": {
         "applied": N_("Application received"),
         "registered": N_("Case registered"),
@@ -239,5 +242,21 @@ LABELS["event"].update(
         "court_withdrawn": N_("Application for judicial confirmation withdrawn"),
         "ruling_sealed": N_("The court's ruling was sealed and served electronically"),
         "ruling_served": N_("Ruling received (electronic service)"),
+        "application_prepared": N_("Joint application for judicial confirmation prepared"),
+        "application_signed": N_("Joint application signed"),
+        "application_signed_by_all": N_("Joint application signed by every party"),
+        "application_declined": N_("Joint application declined"),
+        "application_sealed": N_("Joint application sealed"),
     }
 )
+LABELS["application"] = {
+    "signing": N_("Waiting for the parties' signatures"),
+    "sealing": N_("Signed by every party, being sealed"),
+    "sealed": N_("Signed and sealed, ready to file"),
+    "void": N_("Replaced"),
+}
+LABELS["court_basis"] = {
+    "mediation_org": N_("The basic court where the mediation organisation is"),
+    "domicile": N_("The court of a party's domicile"),
+    "subject": N_("The court where the subject matter is"),
+}

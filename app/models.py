@@ -29,6 +29,9 @@ class Organization(Base):
     kind: Mapped[str] = mapped_column(String(16), default="mediation")
     tier: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    # The basic court its committees apply to for judicial confirmation (民事诉讼法 art. 205);
+    # unset: the nearest ancestor's.
+    court_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
 
 
 class StaffUser(Base):

@@ -18,7 +18,7 @@ from app.i18n import N_
 from app.models import PARTY_ROLES
 from app.openapi import ID, document, error_responses, json_body, json_response, path_id
 from app.settings import settings_key
-from documents import court, court_review
+from documents import court, court_review, venue
 from documents.court_clocks import RestDays
 
 NO_SUCH_FILING = N_("This filing does not exist or you may not see it.")
@@ -66,6 +66,9 @@ def _item(item: court.InboxItem) -> dict[str, Any]:
         ],
         "pdf_url": f"/agreements/{f.agreement_id}/pdf",
         "packet_url": f"/api/v1/court/filings/{f.id}/packet",
+        "application_url": f"/applications/{f.application_id}/pdf" if f.application_id else None,
+        "court_basis": f.court_basis,
+        "court_reason": f.court_reason,
         "enforceable": f.enforceable,
         "ruling_url": f"/filings/{f.id}/ruling" if f.ruling_storage_key else None,
         "ruling_sha256": f.ruling_sha256,
@@ -160,6 +163,10 @@ FILING = {
         "case",
         "parties",
         "pdf_url",
+        "packet_url",
+        "application_url",
+        "court_basis",
+        "court_reason",
         "enforceable",
         "ruling_url",
         "ruling_sha256",
@@ -204,6 +211,19 @@ FILING = {
         "packet_url": {
             "type": "string",
             "description": "the packet: files, signed manifest (same bearer token)",
+        },
+        "application_url": {
+            "type": ["string", "null"],
+            "description": "the parties' signed and sealed joint application (PDF)",
+        },
+        "court_basis": {
+            "type": ["string", "null"],
+            "enum": [*venue.BASES, None],
+            "description": "why this court is competent (民事诉讼法 art. 205)",
+        },
+        "court_reason": {
+            "type": ["string", "null"],
+            "description": "the mediator's reason when not the organisation's basic court",
         },
         "enforceable": {
             "type": "boolean",

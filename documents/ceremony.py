@@ -7,7 +7,8 @@ each signature (time, address, browser, session and link, the verified code, the
 the evidence page of the PDF prints.
 
 Generic over the signed document: anything with an id, a case, a version hash and a list of
-signer keys (``party:7``, ``staff:3``) can hold a ceremony; agreements are the first.
+signer keys (``party:7``, ``staff:3``) can hold a ceremony: agreements, and the parties' joint
+application for judicial confirmation (documents/application.py).
 """
 
 from __future__ import annotations
@@ -50,10 +51,15 @@ class Signable(Protocol):
     case_id: int
     version_hash: str
 
+    @property
+    def ceremony_key(self) -> str:
+        """Unique across kinds of document: what a signing code is bound to."""
+        ...
+
 
 def code_subject(document: Signable, signer: str) -> str:
     """What a signing code unlocks: this document, this signer (a code for one opens no other)."""
-    return f"{PURPOSE}:{document.id}:{signer}"
+    return f"{PURPOSE}:{document.ceremony_key}:{signer}"
 
 
 async def phone_on_record(db: AsyncSession, signer: str) -> str | None:

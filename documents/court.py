@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.db import transaction, utcnow
+from app.db import lock_row, transaction, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, UserError, ValidationFailed
 from app.forms import parse_id
 from app.i18n import N_, format_date, translate
@@ -25,6 +25,13 @@ from app.models import COURT_ROLES, Case, Organization, Party, StaffUser
 from app.notify import SMS_LOCALE, notify_parties, send_sms
 from app.settings import settings_key
 from documents import court_events
+from documents.application import (
+    ALREADY_FILED,
+    NOT_EFFECTIVE,
+    NOT_SIGNED,
+    check_window,
+    current_application,
+)
 from documents.court_clocks import WEEKENDS_ONLY, RestDays, filing_closes, last_day
 from documents.models import Agreement, CourtFiling
 from documents.packet import request_packet
@@ -82,8 +89,10 @@ async def court_name(db: AsyncSession, filing: CourtFiling) -> str:
     return court.name if court else ""
 
 
-async def courts(db: AsyncSession) -> list[Organization]:
-    return list(await db.scalars(select(Organization).where(Organization.kind == "court")))
+OTHER_COURT = N_(
+    "The joint application names {court}. To file with another court, prepare a new "
+    "application for the parties to sign."
+)
 
 
 async def do_file(
@@ -91,37 +100,48 @@ async def do_file(
     principal: Principal,
     case: Case,
     agreement: Agreement | None,
-    court_org_id: int,
+    court_org_id: int | None = None,
     *,
     rest: RestDays = WEEKENDS_ONLY,
     now: datetime | None = None,
 ) -> CourtFiling:
+    """Files the parties' sealed joint application with the court it names."""
     require_mediator(principal, case)
-    if agreement is None or agreement.status != "effective" or agreement.effective_at is None:
-        raise Conflict(N_("Only an agreement that every signatory has signed can be filed."))
-    closes = filing_closes(agreement.effective_at, rest)
-    if (now or utcnow()) >= closes:
-        raise Conflict(
-            N_(
-                "The 30 days for applying ended on {day}; the court can no longer confirm "
-                "this agreement. The parties may sue, or mediate again."
-            ),
-            day=format_date(last_day(closes), SMS_LOCALE),
-        )
-    court = await db.get(Organization, court_org_id)
+    # On the case row, as signing is: a filing racing the last signature sees it or not.
+    await lock_row(db, Case, case.id)
+    if agreement is None:
+        raise Conflict(NOT_EFFECTIVE)
+    check_window(agreement, rest, now)
+    application = await current_application(db, case.id)
+    if (
+        application is None
+        or application.agreement_id != agreement.id
+        or application.status != "sealed"
+    ):
+        raise Conflict(NOT_SIGNED)
+    court = await db.get(Organization, application.court_org_id)
     if court is None or court.kind != "court":
         raise UserError(N_("Please choose a court."))
+    if court_org_id is not None and court_org_id != court.id:
+        raise Conflict(OTHER_COURT, court=court.name)
     filing = CourtFiling(
-        case_id=case.id, agreement_id=agreement.id, court_org_id=court.id, filed_by=principal.key
+        case_id=case.id,
+        agreement_id=agreement.id,
+        court_org_id=court.id,
+        filed_by=principal.key,
+        application_id=application.id,
+        court_basis=application.court_basis,
+        court_reason=application.court_reason,
     )
     try:
         async with db.begin_nested():
             db.add(filing)
             await db.flush()
     except IntegrityError:
-        raise Conflict(N_("This agreement has already been filed.")) from None
+        raise Conflict(ALREADY_FILED) from None
     await request_packet(db, filing)
-    await advance(db, case, CaseStatus.FILED, principal.key, data={"court": court.name})
+    data = {"court": court.name, "basis": application.court_basis}
+    await advance(db, case, CaseStatus.FILED, principal.key, data=data)
     await court_events.push(db, filing, case, "filed")
     clerks = await db.scalars(
         select(StaffUser).where(

@@ -35,6 +35,11 @@ class Agreement(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def ceremony_key(self) -> str:
+        """What its signing codes are bound to (documents/ceremony.py)."""
+        return str(self.id)
+
 
 class Signature(Base):
     __tablename__ = "signatures"
@@ -134,11 +139,69 @@ class CourtFiling(Base):
     ruling_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     ruling_storage_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     ruling_sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The parties' signed joint application it files, and why this court (documents/venue.py).
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("joint_applications.id"))
+    court_basis: Mapped[str | None] = mapped_column(String(16))
+    court_reason: Mapped[str | None] = mapped_column(Text)
 
     @property
     def enforceable(self) -> bool:
         """A confirmed agreement has the force of a judgment (民事诉讼法 art. 206)."""
         return self.status == "confirmed"
+
+
+class JointApplication(Base):
+    """The parties' joint application for judicial confirmation (司法确认申请书) of an effective
+    agreement (documents/application.py): generated with its competent court, signed by every
+    party through the signing ceremony, then sealed. Statuses: signing → sealing (every party
+    signed, the PDF pending) → sealed; or void (the mediator prepared a new one)."""
+
+    __tablename__ = "joint_applications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), index=True)
+    court_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    court_basis: Mapped[str] = mapped_column(String(16))  # mediation_org|domicile|subject
+    court_reason: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="signing")
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    storage_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def ceremony_key(self) -> str:
+        """Codes for an application never open an agreement with the same id."""
+        return f"application-{self.id}"
+
+
+class ApplicationSignature(Base):
+    __tablename__ = "application_signatures"
+    __table_args__ = (UniqueConstraint("application_id", "signer"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("joint_applications.id"), index=True)
+    signer: Mapped[str] = mapped_column(String(32))  # party:7
+    version_hash: Mapped[str] = mapped_column(String(64))
+    image_png: Mapped[bytes] = mapped_column(LargeBinary)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApplicationDecline(Base):
+    """A party's refusal to sign a joint application, with the reason."""
+
+    __tablename__ = "application_declines"
+    __table_args__ = (UniqueConstraint("application_id", "signer"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("joint_applications.id"), index=True)
+    signer: Mapped[str] = mapped_column(String(32))
+    version_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    declined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ServiceReceipt(Base):

@@ -38,7 +38,14 @@ from app.factory_keys import executor_key
 from app.jobs import enqueue, register
 from app.models import Case, Organization
 from app.storage import Storage, keep_once, storage_key
-from documents.models import Agreement, CaseDocument, CourtFiling, CourtPacket, SealedPdf
+from documents.models import (
+    Agreement,
+    CaseDocument,
+    CourtFiling,
+    CourtPacket,
+    JointApplication,
+    SealedPdf,
+)
 from documents.seal import SealKey
 from documents.sealed import org_seal
 
@@ -82,8 +89,17 @@ Source = Callable[[AsyncSession, Storage, CourtFiling], Awaitable[list[PacketFil
 
 
 async def _application(db: AsyncSession, storage: Storage, f: CourtFiling) -> list[PacketFile]:
-    """The parties' signed joint application (司法确认申请书), once the case has one."""
-    return await _case_documents(db, storage, f, ("joint_application",), "application")
+    """The parties' signed and sealed joint application (司法确认申请书) the filing names."""
+    key = await db.scalar(
+        select(JointApplication.storage_key).where(
+            JointApplication.id == (f.application_id or 0),
+            JointApplication.storage_key.is_not(None),
+        )
+    )
+    if key is None:
+        return []
+    data = await storage.get(key)
+    return [PacketFile("application/joint-application.pdf", "application", "application/pdf", data)]
 
 
 async def _agreement(db: AsyncSession, storage: Storage, f: CourtFiling) -> list[PacketFile]:
@@ -124,10 +140,9 @@ async def _case_documents(
         )
         .order_by(CaseDocument.kind, CaseDocument.version)
     )
-    folder = "application" if kind == "application" else "documents"
     return [
         PacketFile(
-            f"{folder}/{doc.kind}-v{doc.version}.pdf",
+            f"documents/{doc.kind}-v{doc.version}.pdf",
             kind,
             "application/pdf",
             await storage.get(doc.storage_key or ""),

@@ -4,6 +4,8 @@ from app.jobs import register
 from app.panels import add_panel
 from documents import (
     api,
+    application_pdf,
+    application_views,
     case_document_api,
     case_document_views,
     case_pdf,
@@ -47,6 +49,8 @@ def setup(app: web.Application) -> None:
     r.add_post(r"/cases/{case_id:\d{1,9}}/filing/{step:resubmit|withdrawal}", views.filing_step)
     r.add_get(r"/filings/{filing_id:\d{1,9}}/ruling", views.ruling_pdf)
     api.setup(app)
+    application_views.setup(app)
+    application_pdf.setup(app)
     draft_api.setup(app)
     # Issue 9, part 2: minutes, outcome documents, the archive, and the template store.
     add_panel(app, case_document_views.panel)

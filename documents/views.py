@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal, current
 from app.case_status import announce_case_status
 from app.db import sessionmaker_key, transaction, utcnow
-from app.errors import Conflict, NotAuthenticated, NotFound, UserError, ValidationFailed
+from app.errors import Conflict, NotAuthenticated, NotFound, UserError
 from app.factory_keys import executor_key
 from app.forms import form_dict, parse_id, read_json
 from app.i18n import N_
@@ -26,7 +26,16 @@ from app.settings import settings_key
 from app.storage import storage_key
 from app.uploads import NOT_A_PDF, PDF_MAGIC, uploaded_file
 from app.views import render_case_page
-from documents import ceremony, court, court_review, review, service, services
+from documents import (
+    application,
+    ceremony,
+    court,
+    court_review,
+    review,
+    service,
+    services,
+    venue,
+)
 from documents.court_clocks import RestDays, filing_closes, last_day
 from documents.models import Agreement, CourtFiling
 from documents.pdf import body_html
@@ -69,6 +78,8 @@ async def panel(
         else []
     )
     filing = await court.filing_of_case(db, case.id)
+    may_file = is_mediator and (filing is None or filing.status in court_review.REFILABLE)
+    joint = await _application_context(db, principal, case, agreement, may_file)
     return Panel(
         "documents/panel.html",
         {
@@ -89,13 +100,42 @@ async def panel(
             "ruling_day": last_day(filing.ruling_due_at)
             if filing and filing.ruling_due_at
             else None,
-            "may_file": is_mediator and (filing is None or filing.status in court_review.REFILABLE),
+            "may_file": may_file,
             "is_party": principal.kind == "party",
             "filing_closes": _filing_closes(request, agreement),
-            "courts": await court.courts(db) if is_mediator else [],
             "warning": court.filing_warning(case),
+            "not_accepted": court.NOT_ACCEPTED,
+            **joint,
         },
     )
+
+
+async def _application_context(
+    db: AsyncSession,
+    principal: Principal,
+    case: Case,
+    agreement: Agreement | None,
+    may_file: bool,
+) -> dict[str, object]:
+    """The joint application on the case page: who signed, whether the party may sign now,
+    and for the mediator the courts and the basic court by rule."""
+    if agreement is None or agreement.status != "effective":
+        return {"application": None}
+    row = await application.current_application(db, case.id)
+    people = await application.signer_rows(db, row) if row else []
+    mine = next((s for s in people if s["key"] == principal.key), None)
+    preparing = principal.kind == "staff" and principal.staff_id == case.mediator_id and may_file
+    return {
+        "application": row if row and row.agreement_id == agreement.id else None,
+        "application_signers": people,
+        "may_sign_application": row is not None
+        and row.status == "signing"
+        and mine is not None
+        and not mine["signed"]
+        and not mine["declined"],
+        "basic_court": await venue.basic_court(db, case.org_id) if preparing else None,
+        "courts": await venue.courts(db) if preparing else [],
+    }
 
 
 def _filing_closes(
@@ -287,8 +327,9 @@ async def verify_upload(request: web.Request) -> web.StreamResponse:
 
 
 async def file_for_confirmation(request: web.Request) -> web.StreamResponse:
-    """Files the effective agreement; a refusal (no court, a subject the court does not accept,
-    the 30 days over) shows the case page again with the message at the form."""
+    """Files the parties' sealed joint application with the court it names; a refusal (not
+    every party signed, a subject the court does not accept, the 30 days over) shows the case
+    page again with the message at the form."""
     principal = current(request)
     form = form_dict(await request.post())
     case_id = _int(request, "case_id")
@@ -296,9 +337,7 @@ async def file_for_confirmation(request: web.Request) -> web.StreamResponse:
         async with transaction(request.app) as db:
             case = await load_case(db, principal, case_id)
             services.require_mediator(principal, case)
-            court_id = parse_id(form.get("court_org_id"))
-            if court_id is None:
-                raise ValidationFailed({"court_org_id": N_("Please choose a court.")})
+            court_id = parse_id(form["court_org_id"]) if form.get("court_org_id") else None
             court.check_subject(form.get("subject"))
             agreement = await services.current_agreement(db, case.id)
             rest = RestDays.of(request.app[settings_key])

@@ -15,9 +15,11 @@ from app.models import Case, Party
 from app.settings import settings_key
 from booking.intake import ApplicationInput, PartyInput, do_submit_application
 from booking.triage import Registration, do_register
-from documents import court, court_review, services
-from documents.models import Agreement, CourtFiling
+from documents import application, court, court_review, services
+from documents.application_pdf import seal_application
+from documents.models import Agreement, CourtFiling, JointApplication
 from documents.sealed import seal_agreement
+from documents.venue import Venue, check_venue
 from tests.pdf_reading import signature_png
 
 
@@ -130,9 +132,43 @@ async def effective(app: web.Application, demo: dict[str, int]) -> Agreement:
     return agreement
 
 
+async def prepared(
+    app: web.Application, demo: dict[str, int], agreement: Agreement, venue: Venue | None = None
+) -> JointApplication:
+    """The joint application of an effective agreement, prepared by the mediator for the demo
+    court (the town's basic court through the district), no one has signed yet."""
+    async with transaction(app) as db:
+        case = await db.get(Case, agreement.case_id)
+        row = await db.get(Agreement, agreement.id)
+        assert case is not None and row is not None
+        chosen = venue or await check_venue(db, case.org_id, "mediation_org", None, None)
+        mediator = staff(demo, "mediator", "mediator", "town")
+        return await application.do_prepare(db, app[settings_key], mediator, case, row, chosen)
+
+
+async def application_signed_by(
+    app: web.Application, joint: JointApplication, *principals: Principal
+) -> None:
+    for principal in principals:
+        async with transaction(app) as db:
+            row = await db.get(JointApplication, joint.id)
+            assert row is not None
+            await application.do_sign(db, principal, row, row.version_hash, signature_png(), {})
+
+
+async def applied(app: web.Application, demo: dict[str, int], agreement: Agreement) -> int:
+    """The agreement's joint application, signed by every party and sealed; its id."""
+    joint = await prepared(app, demo, agreement)
+    await application_signed_by(app, joint, *await party_principals(app, agreement.case_id))
+    await seal_application(app, joint.id)  # what the seal job does after the last signature
+    return joint.id
+
+
 async def filed(app: web.Application, demo: dict[str, int]) -> int:
-    """A new case whose effective agreement the mediator filed with the demo court."""
+    """A new case whose effective agreement the mediator filed with the demo court, with the
+    parties' signed joint application."""
     agreement = await effective(app, demo)
+    await applied(app, demo, agreement)
     async with transaction(app) as db:
         case = await db.get(Case, agreement.case_id)
         row = await db.get(Agreement, agreement.id)

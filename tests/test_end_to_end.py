@@ -21,7 +21,12 @@ from app.settings import ROOT, Settings, settings_key
 from booking.demo import seed_availability
 from documents.sealed import check_seal
 from tests.browsers import all_decoding, chromium, frames, log_in, new_page
-from tests.documents.browser_signing import sign_in_browser, wait_until_effective
+from tests.documents.browser_signing import (
+    AGREEMENT,
+    APPLICATION,
+    sign_in_browser,
+    wait_until_effective,
+)
 from tests.documents.signing import MEDIATOR_PHONE
 from tests.pdf_reading import pdf_text, poppler
 from tests.people import seed_ids
@@ -29,8 +34,11 @@ from tests.people import seed_ids
 TERMS = ["李建国于2026年12月31日前向王秀兰支付院墙重建费用人民币捌仟元整", "双方共用通道保持畅通"]
 
 
-async def sign_agreement(page: Page, app: Any, base: str, case_id: int, role: str) -> None:
-    """The ceremony (documents' helper): SMS code to the phone on record, consent, signature."""
+async def sign_agreement(
+    page: Page, app: Any, base: str, case_id: int, role: str, link: str = AGREEMENT
+) -> None:
+    """The ceremony (documents' helper): SMS code to the phone on record, consent, signature;
+    for the agreement or (`link` APPLICATION) the joint application."""
     if role == "mediator":
         phone = MEDIATOR_PHONE
     else:
@@ -40,7 +48,7 @@ async def sign_agreement(page: Page, app: Any, base: str, case_id: int, role: st
             )
             assert party is not None
             phone = party.phone
-    await sign_in_browser(page, app, base, case_id, phone)
+    await sign_in_browser(page, app, base, case_id, phone, link)
 
 
 @pytest.fixture
@@ -139,6 +147,15 @@ async def test_application_to_court_ruling(live_app: Any, tmp_path: Path) -> Non
             assert needle in text, needle
         assert (await check_seal(live_app, pdf)).ok()
         assert "Signature Field Name" in poppler("pdfsig", str(pdf_path))
+
+        # The joint application: prepared by the mediator for the basic court, signed by each
+        # party with the same ceremony, sealed by the worker.
+        await mediator.goto(f"{base}/cases/{case_id}")
+        await mediator.click("#prepare-application")
+        await mediator.wait_for_selector("[data-application-status=signing]")
+        for page, role in ((applicant, "applicant"), (respondent, "respondent")):
+            await sign_agreement(page, live_app, base, case_id, role, APPLICATION)
+        await wait_until_effective(mediator, base, case_id, download="#download-application")
 
         # The court lane: filed by the mediator, accepted by the clerk (who first asks for a
         # supplement, which the mediator sends), confirmed by the judge, seen by the party.

@@ -209,3 +209,27 @@ async def test_deadline_settings_override_the_environment(app, client, demo):
         assert (case.deadline_at - case.registered_at).total_seconds() == 48 * 3600
     roles = await (await client.get("/admin/roles")).text()
     assert "case:conduct" in roles
+
+
+async def test_the_admin_sets_an_organisations_basic_court(app, client, demo):
+    """The court a committee's joint applications name by default (documents/venue.py)."""
+    await login(client, "admin")
+    path = f"/admin/organizations/{demo['org:town']}/court"
+    for bad in (str(demo["org:district"]), "999999", "x"):
+        response = await post_form(client, path, {"court_org_id": bad}, allow_redirects=False)
+        assert response.status == 422 and 'id="court_org_id-error"' in await response.text()
+    form = {"court_org_id": str(demo["org:court"])}
+    assert (await post_form(client, path, form, allow_redirects=False)).status == 303
+    async with app[sessionmaker_key]() as db:
+        town = await db.get(Organization, demo["org:town"])
+        assert town is not None and town.court_org_id == demo["org:court"]
+    assert (
+        await post_form(client, path, {"court_org_id": ""}, allow_redirects=False)
+    ).status == 303
+    async with app[sessionmaker_key]() as db:
+        town = await db.get(Organization, demo["org:town"], populate_existing=True)
+        assert town is not None and town.court_org_id is None  # inherits the district's again
+    # Outside the admin's subtree: the court itself is not theirs to configure.
+    outside = f"/admin/organizations/{demo['org:court']}/court"
+    response = await post_form(client, outside, form, allow_redirects=False)
+    assert response.status == 404

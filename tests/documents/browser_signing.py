@@ -38,9 +38,13 @@ async def texted_code(app: web.Application, phone: str, after: int, within: floa
     raise AssertionError(f"no code texted to {phone}")
 
 
-async def open_signing(page: Page, base: str, case_id: int) -> None:
+AGREEMENT = "#read-and-sign"
+APPLICATION = "#sign-application"  # the joint application for judicial confirmation
+
+
+async def open_signing(page: Page, base: str, case_id: int, link: str = AGREEMENT) -> None:
     await page.goto(f"{base}/cases/{case_id}")
-    await page.click("#read-and-sign")
+    await page.click(link)
     await page.wait_for_selector("#signature-pad")
     # The pad's element exists before the stylesheet applies; its width (and the page's) is only
     # final once the page has loaded. Under load the gap was long enough to measure 600 px.
@@ -55,9 +59,9 @@ async def send_code(page: Page, app: web.Application, phone: str) -> str:
 
 
 async def sign_in_browser(
-    page: Page, app: web.Application, base: str, case_id: int, phone: str
+    page: Page, app: web.Application, base: str, case_id: int, phone: str, link: str = AGREEMENT
 ) -> None:
-    await open_signing(page, base, case_id)
+    await open_signing(page, base, case_id, link)
     code = await send_code(page, app, phone)
     await page.fill("#sign-code", code)
     await page.check("#consent")
@@ -66,11 +70,14 @@ async def sign_in_browser(
     await page.wait_for_url(f"{base}/cases/{case_id}*")
 
 
-async def wait_until_effective(page: Page, base: str, case_id: int, within: float = 60) -> None:
-    """The seal job runs after the last signature; the page shows the download once sealed."""
+async def wait_until_effective(
+    page: Page, base: str, case_id: int, within: float = 60, download: str = "#download-pdf"
+) -> None:
+    """The seal job runs after the last signature; the page shows the download once sealed
+    (`#download-application` for the joint application)."""
     for _ in range(int(within / 0.5)):
         await page.goto(f"{base}/cases/{case_id}")
-        if await page.query_selector("#download-pdf"):
+        if await page.query_selector(download):
             return
         await asyncio.sleep(0.5)
-    raise AssertionError("the agreement was not sealed in time")
+    raise AssertionError(f"not sealed in time ({download})")

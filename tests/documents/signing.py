@@ -1,5 +1,6 @@
 """Signing over HTTP as a signer's browser does: ask for the SMS code, read it from the outbox,
-post the drawn signature with the code and the consent."""
+post the drawn signature with the code and the consent; for an agreement or a joint application
+(the same ceremony under /agreements/… and /applications/…)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from app.db import sessionmaker_key
 from app.jobs import run_pending
 from app.models import Message
-from documents.models import Agreement
+from documents.models import Agreement, JointApplication
 from tests.pdf_reading import signature_png
 from tests.people import csrf
 
@@ -26,10 +27,18 @@ def signature_body(version_hash: str, code: str | None = None) -> dict[str, Any]
     return {"version_hash": version_hash, "image": image, "code": code, "consent": True}
 
 
-async def request_code(client: Any, agreement: Agreement) -> Any:
-    token = await csrf(client, f"/agreements/{agreement.id}")
+Document = Agreement | JointApplication
+
+
+def base(document: Document) -> str:
+    kind = "applications" if isinstance(document, JointApplication) else "agreements"
+    return f"/{kind}/{document.id}"
+
+
+async def request_code(client: Any, agreement: Document) -> Any:
+    token = await csrf(client, base(agreement))
     return await client.post(
-        f"/agreements/{agreement.id}/code",
+        f"{base(agreement)}/code",
         json={},
         headers={"X-CSRF-Token": token, "Accept": "application/json"},
     )
@@ -50,17 +59,17 @@ async def last_code(app: web.Application, phone: str) -> str:
     raise AssertionError(f"no code texted to {phone}")
 
 
-async def post_signature(client: Any, agreement: Agreement, body: dict[str, Any]) -> Any:
-    token = await csrf(client, f"/agreements/{agreement.id}")
+async def post_signature(client: Any, agreement: Document, body: dict[str, Any]) -> Any:
+    token = await csrf(client, base(agreement))
     return await client.post(
-        f"/agreements/{agreement.id}/signatures",
+        f"{base(agreement)}/signatures",
         json=body,
         headers={"X-CSRF-Token": token, "Accept": "application/json"},
     )
 
 
 async def sign_with_code(
-    client: Any, app: web.Application, agreement: Agreement, phone: str | None
+    client: Any, app: web.Application, agreement: Document, phone: str | None
 ) -> Any:
     """The whole ceremony for one signer; `phone` None for staff without a phone on record."""
     code = None

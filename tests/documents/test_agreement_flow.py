@@ -12,6 +12,7 @@ from app.auth import create_api_token
 from app.db import sessionmaker_key, transaction
 from app.jobs import run_pending
 from app.models import Message
+from documents.application import current_application
 from documents.models import Agreement, Signature
 from documents.sealed import check_seal
 from tests.builders import draft_form
@@ -95,15 +96,24 @@ async def test_full_agreement_and_court_lane(
     attached = PdfReader(io.BytesIO(pdf)).attachments["agreement.json"][0]
     assert agreement.version_hash.encode() in attached
 
-    async with transaction(app) as db:
-        from app.models import Organization
-
-        court_id = await db.scalar(select(Organization.id).where(Organization.kind == "court"))
+    # The joint application: the mediator prepares it for the basic court, each party signs
+    # it with the same ceremony (SMS step-up), it is sealed, and only then filed.
     response = await post_form(
         mediator,
-        f"/cases/{case_id}/filing",
-        {"court_org_id": str(court_id), "subject": "ordinary"},
+        f"/cases/{case_id}/application",
+        {"court_basis": "mediation_org"},
         allow_redirects=False,
+    )
+    assert response.status == 303
+    async with app[sessionmaker_key]() as db:
+        joint = await current_application(db, case_id)
+    assert joint is not None
+    assert 'id="sign-application"' in await (await applicant.get(f"/cases/{case_id}")).text()
+    for party, phone in zip((applicant, respondent), phones, strict=True):
+        assert (await sign_with_code(party, app, joint, phone)).status == 201
+    await run_pending(app)  # the application's seal job
+    response = await post_form(
+        mediator, f"/cases/{case_id}/filing", {"subject": "ordinary"}, allow_redirects=False
     )
     assert response.status == 303
 
@@ -136,6 +146,12 @@ async def test_full_agreement_and_court_lane(
     async with app[sessionmaker_key]() as db:
         bodies = list(await db.scalars(select(Message.body)))
     assert any("确认" in body for body in bodies)
+    # Every SMS of the whole flow (codes, receipts, the application, the court's steps, the
+    # ruling's service) carries the organisation's signature.
+    async with app[sessionmaker_key]() as db:
+        texts = list(await db.scalars(select(Message.body).where(Message.channel == "sms")))
+    assert len(texts) >= 10
+    assert all(body.startswith("【松陵街道人民调解委员会】") for body in texts), texts
 
 
 async def test_revision_voids_signatures_and_old_hash_is_refused(

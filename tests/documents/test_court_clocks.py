@@ -26,7 +26,7 @@ from documents.court_clocks import (
     ruling_due,
 )
 from documents.models import Agreement, CourtFiling
-from tests.builders import effective, staff
+from tests.builders import applied, effective, staff
 from tests.people import login, open_party_session, post_form
 
 MINUTE = timedelta(minutes=1)
@@ -94,6 +94,7 @@ async def _file(app, demo, agreement: Agreement, now: datetime) -> None:
 
 async def test_filing_in_the_last_minute_of_the_last_day_is_accepted(app, demo) -> None:
     agreement = await _took_effect(app, demo, beijing(2026, 11, 23, 9, 0))
+    await applied(app, demo, agreement)
     with pytest.raises(Conflict) as refused:
         await _file(app, demo, agreement, beijing(2026, 12, 24, 0, 0))  # the first minute after
     assert "2026" in str(refused.value.params["day"])
@@ -128,6 +129,7 @@ async def test_a_subject_the_court_does_not_accept_is_refused_with_the_reason(
         assert needle in page, subject
     async with app[sessionmaker_key]() as db:
         assert await db.scalar(select(func.count(CourtFiling.id))) == 0
+    await applied(app, demo, agreement)
     form = {"court_org_id": str(demo["org:court"]), "subject": "ordinary"}
     assert (await post_form(client, path, form, allow_redirects=False)).status == 303
 
@@ -145,12 +147,15 @@ async def test_the_parties_are_reminded_before_the_30_days_end_unless_filed(app,
         assert abs(job.run_after - (closes - FILING_REMINDER_BEFORE)) < MINUTE
         before = await db.scalar(select(func.max(Message.id))) or 0
     day = f"{last_day(closes).month}月{last_day(closes).day}日"
-    reminders = select(Message.body).where(Message.id > before, Message.body.contains(day))
+    reminders = select(Message.body).where(
+        Message.id > before, Message.body.contains(day), Message.body.contains("咨询调解员")
+    )
     await court.remind_to_file(app, job.payload)
     await run_pending(app)  # the SMS jobs
     async with app[sessionmaker_key]() as db:
         texts = list(await db.scalars(reminders))
     assert len(texts) == 3, texts  # the two parties and the mediator
+    await applied(app, demo, agreement)
     await _file(app, demo, agreement, utcnow())
     await court.remind_to_file(app, job.payload)
     await run_pending(app)

@@ -117,8 +117,8 @@ async def test_the_packet_lists_every_file_and_its_signature_verifies(app, clien
     archive = zipfile.ZipFile(io.BytesIO(data))
     manifest = json.loads(archive.read(MANIFEST))
     names = [f["name"] for f in manifest["files"]]
-    assert names[0] == "agreement/agreement.pdf"
-    assert [n.split("/")[0] for n in names[1:]] == ["evidence"] * 3
+    assert names[:2] == ["application/joint-application.pdf", "agreement/agreement.pdf"]
+    assert [n.split("/")[0] for n in names[2:]] == ["evidence"] * 3
     assert "evidence/02-照片1.png" in names
     for entry in manifest["files"]:
         body = archive.read(entry["name"])
@@ -127,7 +127,7 @@ async def test_the_packet_lists_every_file_and_its_signature_verifies(app, clien
     # The case data, with ID numbers masked.
     assert manifest["filing"]["id"] == filing_id
     assert manifest["filing"]["court"]["id"] == demo["org:court"]
-    assert manifest["agreement"]["pdf_sha256"] == manifest["files"][0]["sha256"]
+    assert manifest["agreement"]["pdf_sha256"] == manifest["files"][1]["sha256"]
     assert re.fullmatch(r"[0-9a-f]{64}", manifest["agreement"]["version_hash"])
     for party in manifest["parties"]:
         assert party["id_masked"] == "" or "*" in party["id_masked"]
@@ -168,9 +168,9 @@ async def test_the_viewer_reverifies_and_shows_a_changed_byte(app, client, demo)
     page = await viewer(client, filing_id)
     assert 'id="packet-result" data-ok="yes"' in page
     assert set(marks(page).values()) == {"yes"}
-    assert {"zip", "signature", "seal", "0", "1", "2"} <= set(marks(page))
+    assert {"zip", "signature", "seal", "0", "1", "2", "3"} <= set(marks(page))
     frame = f'<iframe class="packet-pdf" title="agreement/agreement.pdf" src="/filings/{filing_id}'
-    assert frame + '/packet/files/0"' in page
+    assert frame + '/packet/files/1"' in page
     assert f'href="/filings/{filing_id}/packet.zip"' in page
     inbox = await (await client.get("/court/inbox")).text()
     assert f'href="/filings/{filing_id}/packet"' in inbox
@@ -180,17 +180,17 @@ async def test_the_viewer_reverifies_and_shows_a_changed_byte(app, client, demo)
     path.write_bytes(rezip(data, "evidence/01-scan0.pdf", b"scan", b"scam"))
     page = await viewer(client, filing_id)
     assert 'id="packet-result" data-ok="no"' in page
-    assert marks(page)["1"] == "no" and marks(page)["zip"] == "no"
-    assert marks(page)["0"] == "yes" and marks(page)["signature"] == "yes"
+    assert marks(page)["2"] == "no" and marks(page)["zip"] == "no"
+    assert marks(page)["1"] == "yes" and marks(page)["signature"] == "yes"
     # One byte of the manifest (still valid JSON): its signature fails, the files do not.
     path.write_bytes(rezip(data, MANIFEST, b'"created_at": "2', b'"created_at": "3'))
     page = await viewer(client, filing_id)
-    assert marks(page)["signature"] == "no" and marks(page)["1"] == "yes"
+    assert marks(page)["signature"] == "no" and marks(page)["2"] == "yes"
     assert 'id="packet-result" data-ok="no"' in page
     # The sealed agreement itself changed: its seal and its hash fail.
     path.write_bytes(rezip(data, "agreement/agreement.pdf", b"/Type", b"/Typf"))
     page = await viewer(client, filing_id)
-    assert marks(page)["0"] == "no" and marks(page)["seal"] == "no"
+    assert marks(page)["1"] == "no" and marks(page)["seal"] == "no"
     # The file lost from storage: every check fails, shown; the ZIP is refused with a 409.
     path.unlink()
     page = await viewer(client, filing_id)
@@ -207,7 +207,7 @@ async def test_one_file_is_served_inline_and_the_zip_whole(app, client, demo):
     assert pdf.headers["Content-Disposition"].startswith("inline")
     assert pdf.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert (await pdf.read()).startswith(b"%PDF-")
-    png = await client.get(f"/filings/{filing_id}/packet/files/2")
+    png = await client.get(f"/filings/{filing_id}/packet/files/3")
     assert png.content_type == "image/png"
     assert (await client.get(f"/filings/{filing_id}/packet/files/9")).status == 404
     whole = await client.get(f"/filings/{filing_id}/packet.zip")
@@ -309,7 +309,7 @@ async def test_a_resubmission_after_a_supplement_makes_the_next_version(app, cli
     _packet, data = await stored_zip(app, filing_id)
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(MANIFEST))
     assert manifest["filing"]["packet_version"] == 2
-    assert [f["kind"] for f in manifest["files"]] == ["agreement", "evidence"]
+    assert [f["kind"] for f in manifest["files"]] == ["application", "agreement", "evidence"]
 
 
 async def test_the_viewer_costs_the_same_statements_for_few_or_many_files(app, client, demo):

@@ -17,8 +17,17 @@ from app.jobs import run_pending
 from app.models import Case, CaseEvent, CourtToken, Organization
 from app.tokens import token_hash
 from documents import court
+from documents.application_pdf import seal_application
 from documents.models import Agreement, CourtFiling
-from tests.builders import effective, filed, staff
+from documents.venue import check_venue
+from tests.builders import (
+    application_signed_by,
+    effective,
+    filed,
+    party_principals,
+    prepared,
+    staff,
+)
 from tests.people import login, post_form
 
 
@@ -37,6 +46,13 @@ async def other_court_filing(app: web.Application, demo: dict[str, int]) -> tupl
         await db.flush()
         other_id = other.id
     agreement = await effective(app, demo)
+    async with transaction(app) as db:
+        case = await db.get(Case, agreement.case_id)
+        assert case is not None
+        venue = await check_venue(db, case.org_id, "domicile", other_id, "被申请人住所地在相城区")
+    joint = await prepared(app, demo, agreement, venue)
+    await application_signed_by(app, joint, *await party_principals(app, agreement.case_id))
+    await seal_application(app, joint.id)
     async with transaction(app) as db:
         case = await db.get(Case, agreement.case_id)
         row = await db.get(Agreement, agreement.id)

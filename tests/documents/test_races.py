@@ -17,6 +17,7 @@ from documents.models import Agreement, SealedPdf, Signature
 from documents.sealed import seal_agreement
 from tests.builders import (
     accepted,
+    applied,
     draft_form,
     drafted,
     filed,
@@ -218,6 +219,7 @@ async def test_mediator_page_flow_still_files_once(app, client, demo) -> None:
         staff(demo, "mediator", "mediator", "town"),
     )
     await seal_agreement(app, agreement.id)
+    await applied(app, demo, agreement)
     await login(client, "mediator")
     form = {"court_org_id": str(demo["org:court"]), "subject": "ordinary"}
     first = await post_form(client, f"/cases/{case_id}/filing", form, allow_redirects=False)

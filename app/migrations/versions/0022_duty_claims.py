@@ -3,7 +3,7 @@ mediation booking can never overlap it (issue 7); future sessions already planne
 cells where they are still free
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-11-23 19:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import app.db
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -28,6 +28,7 @@ from app.labels import label
 from app.models import Case, Organization
 from app.settings import settings_key
 from documents.boilerplate import boilerplate_fields
+from documents.court_clocks import RestDays
 from documents.keys import SealKeys, seal_keys_key
 from documents.models import Agreement, CaseDocument, CourtFiling, SealedPdf, Signature
 from documents.pdf import (
@@ -245,7 +246,8 @@ async def seal_agreement(app: web.Application, agreement_id: int) -> bool:
     async with transaction(app) as db:
         row = await db.get(Agreement, agreement_id)
         assert row is not None
-        if not await do_take_effect(db, row, effective_at):
+        rest = RestDays.of(app[settings_key])
+        if not await do_take_effect(db, row, effective_at, rest):
             return False
         db.add(SealedPdf(agreement_id=row.id, pdf=sealed, sha256=sha256(sealed).hexdigest()))
     return True

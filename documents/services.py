@@ -28,6 +28,7 @@ from documents.court_clocks import (
     FILING_REMINDER,
     FILING_REMINDER_BEFORE,
     WEEKENDS_ONLY,
+    RestDays,
     filing_closes,
 )
 from documents.drafting import Draft, check_parties
@@ -274,7 +275,12 @@ async def _begin_sealing(db: AsyncSession, agreement: Agreement) -> None:
     await enqueue(db, "seal_agreement", {"agreement_id": agreement.id})
 
 
-async def do_take_effect(db: AsyncSession, agreement: Agreement, effective_at: datetime) -> bool:
+async def do_take_effect(
+    db: AsyncSession,
+    agreement: Agreement,
+    effective_at: datetime,
+    rest: RestDays = WEEKENDS_ONLY,
+) -> bool:
     """The committee's seal is on: effective, the case SIGNED, a receipt to every signer.
     False when another run of the seal job got there first."""
     await lock_row(db, Case, agreement.case_id)
@@ -294,7 +300,8 @@ async def do_take_effect(db: AsyncSession, agreement: Agreement, effective_at: d
     )
     await _send_receipts(db, case, agreement)
     # Texted a few days before the 30 days for judicial confirmation end (documents.court).
-    remind_at = filing_closes(effective_at, WEEKENDS_ONLY) - FILING_REMINDER_BEFORE
+    # With the configured holidays, as the reminder job and the filing count the 30 days.
+    remind_at = filing_closes(effective_at, rest) - FILING_REMINDER_BEFORE
     await enqueue(db, FILING_REMINDER, {"agreement_id": agreement.id}, delay=remind_at - utcnow())
     return True
 

@@ -232,11 +232,12 @@ async def test_the_documented_receiver_accepts_deliveries_and_refuses_forgeries(
         await run_pending(app)
         assert example["seen"] == {f"filing-{filing_id}-filed"}
         assert [job.status for job in await deliveries(app)] == ["done"]
-        forged = await client.session.post(
+        async with client.session.post(
             f"http://127.0.0.1:{port}/hooks/mediation",
             data=b'{"event":"filing.filed"}',
             headers={"X-Mediation-Signature": signature("guess", b"{}"), "Idempotency-Key": "x"},
-        )
+        ) as forged:  # released: an unread response would leak its connection
+            await forged.read()
         assert forged.status == 401 and "x" not in example["seen"]
     finally:
         await runner.cleanup()

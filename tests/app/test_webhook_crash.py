@@ -7,69 +7,21 @@ None is lost; the receiver, which dedups by Idempotency-Key, registers each key 
 from __future__ import annotations
 
 import asyncio
-import os
-import random
-import signal
-import sys
-import time
-from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy import func, select
 
 from app.court_systems import seal_secret
 from app.db import sessionmaker_key, transaction, utcnow
 from app.jobs import run_pending
 from app.models import CourtWebhook, Job, Organization
-from app.settings import ROOT, settings_key
+from app.settings import settings_key
 from app.tokens import new_token
 from app.webhooks import KIND, enqueue_event
+from tests.app.worker_kills import kill_while_running, start_worker, statuses
 from tests.court_receiver import Receiver, running_receiver
 
 DELIVERIES = 200
 KILLS = 4
-LEASE_SECONDS = 2
-
-
-async def statuses(app: web.Application) -> dict[str, int]:
-    async with app[sessionmaker_key]() as db:
-        rows = await db.execute(
-            select(Job.status, func.count()).where(Job.kind == KIND).group_by(Job.status)
-        )
-        return {status: count for status, count in rows.all()}
-
-
-def output(log: Path) -> str:
-    return log.read_text(errors="replace")[-4000:]
-
-
-async def start_worker(database_url: str, var_dir: Path, log: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "MEDIATION_VAR_DIR": str(var_dir),
-        "MEDIATION_MODE": "development",
-        "MEDIATION_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app", "worker", cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-
-
-async def kill_while_delivering(
-    app: web.Application, process: asyncio.subprocess.Process, log: Path
-) -> None:
-    """Waits until this worker has delivered something, then SIGKILLs it a random moment later."""
-    done_before = (await statuses(app)).get("done", 0)
-    deadline = time.monotonic() + 30
-    while (await statuses(app)).get("done", 0) == done_before:
-        assert process.returncode is None, output(log)
-        assert time.monotonic() < deadline, "the worker made no progress"
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(random.uniform(0, 0.3))
-    process.send_signal(signal.SIGKILL)
-    await process.wait()
 
 
 async def test_killed_workers_lose_no_delivery(app, client, database_url, tmp_path) -> None:
@@ -95,11 +47,11 @@ async def test_killed_workers_lose_no_delivery(app, client, database_url, tmp_pa
         log = tmp_path / "worker.log"
         cut_off = 0
         for _ in range(KILLS):
-            if (await statuses(app)).get("done", 0) == DELIVERIES:
+            if (await statuses(app, KIND)).get("done", 0) == DELIVERIES:
                 break
             process = await start_worker(database_url, tmp_path, log)
-            await kill_while_delivering(app, process, log)
-            cut_off += (await statuses(app)).get("running", 0)
+            await kill_while_running(app, process, log, KIND, within=30)
+            cut_off += (await statuses(app, KIND)).get("running", 0)
         assert cut_off, "no kill hit a delivery in flight: the test exercised nothing"
 
         # Once the dead workers' leases have expired, a worker finishes their deliveries.
@@ -111,7 +63,7 @@ async def test_killed_workers_lose_no_delivery(app, client, database_url, tmp_pa
             await asyncio.sleep(max(0.0, (leases - utcnow()).total_seconds()) + 0.1)
         await run_pending(app)
 
-    assert await statuses(app) == {"done": DELIVERIES}
+    assert await statuses(app, KIND) == {"done": DELIVERIES}
     async with app[sessionmaker_key]() as db:
         attempts = list(await db.scalars(select(Job.attempts).where(Job.kind == KIND)))
     assert max(attempts) > 1  # a delivery was claimed again after its worker was killed

@@ -5,66 +5,20 @@ claimed again; the SMS backend honours each message's idempotency key."""
 from __future__ import annotations
 
 import asyncio
-import os
-import random
-import sys
-import time
-from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy import func, select
 
 from app.db import sessionmaker_key, transaction, utcnow
 from app.jobs import MAX_ATTEMPTS, run_pending
 from app.models import Job, Message
 from app.notify import send_sms
-from app.settings import ROOT
 from app.tokens import new_token
+from tests.app.worker_kills import kill_while_running, start_worker, statuses
 
 JOBS = 300
-LEASE_SECONDS = 2
 # A job hit by every kill has used ROUNDS attempts and keeps one for the drain: a crash costs an
 # attempt, and this test must not turn a good SMS into a dead letter.
 ROUNDS = MAX_ATTEMPTS - 1
-
-
-async def statuses(app: web.Application) -> dict[str, int]:
-    async with app[sessionmaker_key]() as db:
-        rows = await db.execute(select(Job.status, func.count()).group_by(Job.status))
-        return {status: count for status, count in rows.all()}
-
-
-def output(log: Path) -> str:
-    return log.read_text(errors="replace")[-4000:]
-
-
-async def start_worker(database_url: str, var_dir: Path, log: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "MEDIATION_VAR_DIR": str(var_dir),
-        "MEDIATION_MODE": "development",
-        "MEDIATION_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app", "worker", cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-
-
-async def kill_while_working(
-    app: web.Application, process: asyncio.subprocess.Process, log: Path
-) -> None:
-    """Waits until the worker has finished a job of this round, then kills it a moment later."""
-    done_before = (await statuses(app)).get("done", 0)
-    deadline = time.monotonic() + 60
-    while (await statuses(app)).get("done", 0) == done_before:
-        assert process.returncode is None, output(log)
-        assert time.monotonic() < deadline, "the worker made no progress"
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(random.uniform(0, 0.25))
-    process.kill()
-    await process.wait()
 
 
 async def test_killed_workers_lose_no_sms_and_send_none_twice(
@@ -81,7 +35,7 @@ async def test_killed_workers_lose_no_sms_and_send_none_twice(
         if (await statuses(app)).get("done", 0) == JOBS:
             break
         process = await start_worker(database_url, tmp_path, log)
-        await kill_while_working(app, process, log)
+        await kill_while_running(app, process, log)
         crashed_while_running += (await statuses(app)).get("running", 0) > 0
     assert crashed_while_running, "no kill left a job running: the test exercised nothing"
 

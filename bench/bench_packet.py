@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The court packet: assembling and signing a 20-file packet (the sealed agreement and 19
-evidence uploads — PDFs and JPEG photos of 200 KB to 2 MB, incompressible like real scans and
-photos), through the product's job (`documents.packet.assemble`: read the rows and the stored
-files, hash, write and sign the manifest, zip, store, record), beside the floor measured in the
-same run: hashing the same bytes and writing them into a ZIP, nothing else.
+"""The court packet: assembling and signing a 20-file packet (the joint application, the sealed
+agreement and 18 evidence uploads — PDFs and JPEG photos of 200 KB to 2 MB, incompressible like
+real scans and photos), through the product's job (`documents.packet.assemble`: read the rows
+and the stored files, hash, write and sign the manifest, zip, store, record), beside the floor
+measured in the same run: hashing the same bytes and writing them into a ZIP, nothing else.
 
     .venv/bin/python bench/bench_packet.py --runs 7 [--db sqlite|postgresql]
 
@@ -50,7 +50,7 @@ from documents.packet import assemble, request_packet  # noqa: E402
 from tests.builders import filed  # noqa: E402
 from tests.people import seed_ids  # noqa: E402
 
-EVIDENCE = 19  # + the sealed agreement = 20 files
+EVIDENCE = 18  # + the joint application and the sealed agreement = 20 files
 KB = 1024
 
 
@@ -138,7 +138,7 @@ async def measure(kind: str, runs: int, tmp: Path) -> dict[str, Any]:
                 with zipfile.ZipFile(io.BytesIO(data)) as archive:
                     manifest = json.loads(archive.read("manifest.json"))
                     bodies = [archive.read(f["name"]) for f in manifest["files"]]
-                assert len(bodies) == EVIDENCE + 1
+                assert len(bodies) == EVIDENCE + 2
                 floors.append(await asyncio.to_thread(floor, bodies))
             p50, f50 = statistics.median(product), statistics.median(floors)
             return {

@@ -129,10 +129,24 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
         "web_session_id": principal.session_id,
         "live": None,  # a new connection reports its own media state afresh
     }
+    # Every read before the one write, so SQLite's single write lock is held only from that
+    # write to the commit (concurrent joins queue on it). A first row has no id yet: it is in
+    # no chat audience, and a host hears everything anyway.
+    landing = MemberState(
+        id=row.id if row is not None else 0,
+        role=role,
+        name=principal.name[:64],
+        admission=decision.admission,
+        subroom=decision.subroom,
+    )
+    arrival.chat = await session.chat_history(db, snap.room.id, snap.case.id, landing)
     if row is None:
         row = await _insert(db, room_id, principal.key, values)
         if row is None:  # a concurrent first join of the same person inserted it first
             row = await _claim(db, room_id, principal.key, values)
+            arrival.chat = await session.chat_history(
+                db, snap.room.id, snap.case.id, services.state_of(row)
+            )
     else:
         await _update(db, row, values)
     me = services.state_of(row)
@@ -140,7 +154,6 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
     arrival.members = [me if r.id == me.id else services.state_of(r) for r in snap.rows]
     if all(m.id != me.id for m in arrival.members):
         arrival.members.append(me)
-    arrival.chat = await session.chat_history(db, snap.room, me)
     return arrival
 
 

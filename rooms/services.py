@@ -180,7 +180,9 @@ async def _decide(
     check: Callable[[MemberState, MemberState | None], str | None],
     admission: str,
 ) -> MemberState:
-    """Admit or remove: the mediator's decision on one member, sent back to the main room."""
+    """Admit or remove: the mediator's decision on one member, sent back to the main room. The
+    row is changed but not flushed: its UPDATE goes out with the commit, after the caller's
+    reads, so that SQLite's single write lock is held only from that UPDATE to the commit."""
     actor = await _actor(db, room_id, actor_id)
     row = await _target(db, room_id, member_id)
     problem = check(actor, state_of(row) if row else None)
@@ -188,7 +190,6 @@ async def _decide(
         raise RoomError(problem)
     assert row is not None
     row.admission, row.subroom = admission, policy.MAIN
-    await db.flush()
     return state_of(row)
 
 
@@ -209,8 +210,7 @@ async def do_move(
     if problem:
         raise RoomError(problem)
     assert row is not None
-    row.subroom = subroom
-    await db.flush()
+    row.subroom = subroom  # flushed with the commit, as in `_decide`
     return state_of(row)
 
 

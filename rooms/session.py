@@ -185,18 +185,21 @@ def chat_message(event: CaseEvent, session: str | None = None) -> dict[str, Any]
     }
 
 
-async def chat_history(db: AsyncSession, room: Room, me: MemberState) -> list[dict[str, Any]]:
+async def chat_history(
+    db: AsyncSession, room_id: int, case_id: int, me: MemberState
+) -> list[dict[str, Any]]:
     """The last CHAT_HISTORY messages of `me`'s sub-room that `me` could hear (hosts: all);
-    none for a knock (read again when it is admitted)."""
+    none for a knock (read again when it is admitted). One read, and no write: callers read
+    it before their write, so SQLite's write lock is held for as short a time as possible."""
     if me.admission != "admitted":
         return []
     rows = await db.scalars(
         select(CaseEvent)
-        .where(CaseEvent.case_id == room.case_id, CaseEvent.kind == CHAT_KIND)
+        .where(CaseEvent.case_id == case_id, CaseEvent.kind == CHAT_KIND)
         .order_by(CaseEvent.id.desc())
         .limit(CHAT_SCAN)
     )
-    mine = [e for e in rows if heard(e.data, room.id, me)][:CHAT_HISTORY]
+    mine = [e for e in rows if heard(e.data, room_id, me)][:CHAT_HISTORY]
     return [chat_message(e) for e in reversed(mine)]
 
 

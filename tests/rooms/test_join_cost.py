@@ -76,3 +76,28 @@ async def outcome(member: Member, within: float = 3.0) -> int | None:
         return await member.closed(within)
     except TimeoutError:
         return None
+
+
+async def admit_cost(app: Any, med: Member, party: Member) -> list[str]:
+    """The statements of one `admit`, from the mediator's message to the party's `admitted`."""
+    with statements(app) as seen:
+        await med.send(type="admit", member=party.you["id"])
+        await party.expect("admitted")
+        await med.quiet(0.2)
+    return [s.split()[0] for s in seen]
+
+
+async def test_an_admit_runs_a_fixed_handful_of_statements_with_its_write_last(
+    app, mediator, applicant, respondent, room
+):
+    med, _ = await join(mediator, room)
+    first, _ = await join(applicant, room)
+    alone = await admit_cost(app, med, first)
+    # The mediator's row and the party's, the chat history, then the one write and the commit
+    # (SQLite's write lock is held only from that UPDATE to the commit).
+    assert alone.count("SELECT") <= 3 and alone.count("UPDATE") == 1, alone
+    assert "INSERT" not in alone and "SAVEPOINT" not in alone
+    writes = [i for i, s in enumerate(alone) if s in ("UPDATE", "INSERT", "DELETE")]
+    assert writes == [max(i for i, s in enumerate(alone) if s != "COMMIT")], alone
+    second, _ = await join(respondent, room)
+    assert await admit_cost(app, med, second) == alone  # one more member, not one more statement

@@ -37,19 +37,24 @@ class Opening:
         return self.opens.isoformat() if self.opens is not None else None
 
 
-async def opening(db: AsyncSession, room: Room, now: datetime, minutes: int) -> Opening:
+async def opening(
+    db: AsyncSession, room: Room, now: datetime, minutes: int, any_ended: bool = True
+) -> Opening:
     """The room's opening time. A room without an appointment takes the case's next one not yet
-    held (bound here, once, by a conditional update)."""
+    held (bound here, once, by a conditional update). `any_ended=False`: the caller knows that
+    no session of the case was ended (arrival's snapshot reads it), so there is nothing to skip."""
     if room.appointment_id is None:
         # One read for both: whether a session of the case was ended, and which appointments
         # already had theirs (a room ended without an appointment counts too, as None).
-        ended = list(
-            await db.scalars(
-                select(Room.appointment_id).where(
-                    Room.case_id == room.case_id, Room.ended_at.is_not(None)
+        ended: list[int | None] = []
+        if any_ended:
+            ended = list(
+                await db.scalars(
+                    select(Room.appointment_id).where(
+                        Room.case_id == room.case_id, Room.ended_at.is_not(None)
+                    )
                 )
             )
-        )
         skip = [a for a in ended if a is not None]
         booked = await agenda.next_appointment(db, room.case_id, now, skip)
         if booked is not None:

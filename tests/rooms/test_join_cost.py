@@ -26,11 +26,12 @@ async def test_a_join_runs_a_fixed_handful_of_statements(
     app, mediator, applicant, respondent, room
 ):
     _med, first = await costed(app, mediator, room)
-    # The upgrade's own session lookup (2), the snapshot (which also tells whether a session
-    # of the case was ended), the opening (a room without an appointment looks for one), the
-    # chat history, the member's insert — the transaction's last statement, so SQLite's write
-    # lock is held only from it to the commit — and after the commit the revocation check.
-    assert len(first) <= 7, first
+    # The upgrade's session lookup (one read: the session with its person), the snapshot (it
+    # also tells whether a session of the case was ended), the opening (a room without an
+    # appointment looks for one), the chat history, the member's insert — the transaction's
+    # last statement, so SQLite's write lock is held only from it to the commit — and after
+    # the commit the revocation check.
+    assert len(first) <= 6, first
     assert first.count("INSERT") == 1 and "UPDATE" not in first and "SAVEPOINT" not in first
     assert first[-2:] == ["INSERT", "SELECT"], first
     party, knock = await costed(app, applicant, room)
@@ -41,7 +42,7 @@ async def test_a_join_runs_a_fixed_handful_of_statements(
     await _party.ws.close()
     _again, big = await costed(app, applicant, room)
     assert big == small  # one more member in the room, not one more statement
-    assert len(knock) <= 7 and len(small) <= 7, (knock, small)
+    assert len(knock) <= 6 and len(small) <= 6, (knock, small)
 
 
 async def test_sqlite_commits_to_the_wal_without_waiting_for_the_disk(app, client):
@@ -96,9 +97,9 @@ async def test_an_admit_runs_a_fixed_handful_of_statements_with_its_write_last(
     med, _ = await join(mediator, room)
     first, _ = await join(applicant, room)
     alone = await admit_cost(app, med, first)
-    # The mediator's row and the party's, the chat history, then the one write and the commit
-    # (SQLite's write lock is held only from that UPDATE to the commit).
-    assert alone.count("SELECT") <= 3 and alone.count("UPDATE") == 1, alone
+    # The mediator's row and the party's (one read), the chat history, then the one write and
+    # the commit (SQLite's write lock is held only from that UPDATE to the commit).
+    assert alone.count("SELECT") <= 2 and alone.count("UPDATE") == 1, alone
     assert "INSERT" not in alone and "SAVEPOINT" not in alone
     writes = [i for i, s in enumerate(alone) if s in ("UPDATE", "INSERT", "DELETE")]
     assert writes == [max(i for i, s in enumerate(alone) if s != "COMMIT")], alone

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal, current
 from app.db import sessionmaker_key, transaction
 from app.errors import Conflict, NotAuthenticated, NotFound, UserError
-from app.forms import form_dict, parse_id, read_json
+from app.forms import form_dict, parse_id
 from app.i18n import N_
 from app.identity import mask_phone
 from app.models import Case
@@ -20,7 +20,7 @@ from app.rendering import render
 from app.settings import settings_key
 from app.storage import storage_key
 from app.views import render_case_page
-from documents import application, ceremony, services, venue
+from documents import application, ceremony, services, signing_request, venue
 from documents.court_clocks import RestDays
 from documents.models import JointApplication
 
@@ -108,41 +108,30 @@ async def request_code(request: web.Request) -> web.StreamResponse:
 
 
 async def sign(request: web.Request) -> web.StreamResponse:
-    """JSON: {version_hash, image, code, consent: true}, as for an agreement."""
+    """As for an agreement: the drawn signature bound to the version shown, after the step-up."""
     principal = _signer(request)
-    body = await read_json(request)
-    if not isinstance(body.get("version_hash"), str):
-        raise UserError(N_("The request could not be read."))
-    png = services.decode_signature_image(body.get("image"))
-    if body.get("consent") is not True:
-        raise UserError(ceremony.NO_CONSENT)
+    asked = await signing_request.read_sign(request)
     app = request.app
     async with transaction(app) as db:
         row, _case = await _application_and_case(db, principal, _id(request))
-        await application.check_may_sign(db, principal, row, body["version_hash"])
+        await application.check_may_sign(db, principal, row, asked.version_hash)
         step_up = await ceremony.check_step_up(
-            db, app[sessionmaker_key], app[settings_key], principal, row, body.get("code")
+            db, app[sessionmaker_key], app[settings_key], principal, row, asked.code
         )
-        evidence = await ceremony.evidence_of(
-            db, principal, request.remote, request.headers.get("User-Agent", ""), step_up
-        )
-        await application.do_sign(db, principal, row, body["version_hash"], png, evidence)
+        evidence = await signing_request.evidence(db, principal, request, step_up)
+        await application.do_sign(db, principal, row, asked.version_hash, asked.png, evidence)
         status = row.status
     return web.json_response({"status": status}, status=201)
 
 
 async def decline(request: web.Request) -> web.StreamResponse:
-    """JSON: {version_hash, reason}: the applicant refuses to sign and says why."""
+    """The applicant refuses to sign and says why."""
     principal = _signer(request)
-    body = await read_json(request)
-    reason = ceremony.check_reason(body.get("reason"))
+    version_hash, reason = await signing_request.read_decline(request)
     async with transaction(request.app) as db:
         row, _case = await _application_and_case(db, principal, _id(request))
-        await application.check_may_sign(db, principal, row, str(body.get("version_hash")))
-        no_step_up = ceremony.StepUp(None, None, None, None)
-        evidence = await ceremony.evidence_of(
-            db, principal, request.remote, request.headers.get("User-Agent", ""), no_step_up
-        )
+        await application.check_may_sign(db, principal, row, version_hash)
+        evidence = await signing_request.evidence(db, principal, request)
         await application.do_decline(db, principal, row, reason, evidence)
     return web.json_response({"status": "declined"}, status=201)
 

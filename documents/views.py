@@ -15,7 +15,7 @@ from app.case_status import announce_case_status
 from app.db import sessionmaker_key, transaction, utcnow
 from app.errors import Conflict, NotAuthenticated, NotFound, UserError
 from app.factory_keys import executor_key
-from app.forms import form_dict, parse_id, read_json
+from app.forms import form_dict, parse_id
 from app.i18n import N_
 from app.identity import mask_phone
 from app.models import Case
@@ -34,6 +34,7 @@ from documents import (
     review,
     service,
     services,
+    signing_request,
     venue,
 )
 from documents.court_clocks import RestDays, filing_closes, last_day
@@ -200,45 +201,30 @@ def _signer(request: web.Request) -> Principal:
 
 
 async def sign(request: web.Request) -> web.StreamResponse:
-    """JSON: {version_hash, image: data:image/png;base64,..., code, consent: true} — binds the
-    drawn signature to the version shown, after the SMS step-up."""
+    """Binds the drawn signature to the version shown, after the SMS step-up."""
     principal = _signer(request)
-    body = await read_json(request)
-    if not isinstance(body.get("version_hash"), str):
-        raise UserError(N_("The request could not be read."))
-    png = services.decode_signature_image(body.get("image"))
-    if body.get("consent") is not True:
-        raise UserError(ceremony.NO_CONSENT)
+    asked = await signing_request.read_sign(request)
     app = request.app
     async with transaction(app) as db:
         agreement, _case = await _agreement_and_case(db, principal, _int(request, "agreement_id"))
-        await services.check_may_sign(db, principal, agreement, body["version_hash"])
+        await services.check_may_sign(db, principal, agreement, asked.version_hash)
         step_up = await ceremony.check_step_up(
-            db, app[sessionmaker_key], app[settings_key], principal, agreement, body.get("code")
+            db, app[sessionmaker_key], app[settings_key], principal, agreement, asked.code
         )
-        evidence = await ceremony.evidence_of(
-            db, principal, request.remote, request.headers.get("User-Agent", ""), step_up
-        )
-        await services.do_sign(db, principal, agreement, body["version_hash"], png, evidence)
+        evidence = await signing_request.evidence(db, principal, request, step_up)
+        await services.do_sign(db, principal, agreement, asked.version_hash, asked.png, evidence)
         status = agreement.status
     return web.json_response({"status": status}, status=201)
 
 
 async def decline(request: web.Request) -> web.StreamResponse:
-    """JSON: {version_hash, reason} — the signer refuses this version and says why."""
+    """The signer refuses this version and says why."""
     principal = _signer(request)
-    body = await read_json(request)
-    reason = ceremony.check_reason(body.get("reason"))
+    version_hash, reason = await signing_request.read_decline(request)
     async with transaction(request.app) as db:
         agreement, _case = await _agreement_and_case(db, principal, _int(request, "agreement_id"))
-        await services.check_may_sign(db, principal, agreement, str(body.get("version_hash")))
-        evidence = await ceremony.evidence_of(
-            db,
-            principal,
-            request.remote,
-            request.headers.get("User-Agent", ""),
-            ceremony.StepUp(None, None, None, None),
-        )
+        await services.check_may_sign(db, principal, agreement, version_hash)
+        evidence = await signing_request.evidence(db, principal, request)
         signers = services.signer_keys(agreement)
         await ceremony.do_decline(db, principal, agreement, signers, reason, evidence)
     return web.json_response({"status": "declined"}, status=201)

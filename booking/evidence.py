@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.errors import Conflict, NotFound, PayloadTooLarge, UserError
+from app.errors import Conflict, NotFound, PayloadTooLarge, UserError, ValidationFailed
 from app.i18n import N_
 from app.lifecycle import CaseStatus
 from app.models import Case
@@ -31,6 +31,10 @@ KINDS = (
     (b"%PDF-", "application/pdf", ".pdf"),
 )
 CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
+# What a file is: evidence, an identity document (身份证明) or a power of attorney (授权委托书),
+# as the court's packet sorts them (人民调解法 art. 33; the SPC's 2011 provisions, art. 5).
+FILE_KINDS = ("evidence", "identity", "attorney")
+BAD_KIND = N_("Please say what the file is: evidence, an identity document or a power of attorney.")
 FILENAME_MAX = 120
 # No new evidence once the case is over (after-care works from what is on file).
 CLOSED = frozenset(
@@ -67,6 +71,13 @@ def safe_filename(raw: str, extension: str) -> str:
     return name[-FILENAME_MAX:]
 
 
+def check_kind(raw: object) -> str:
+    kind = raw.strip() if isinstance(raw, str) and raw.strip() else "evidence"
+    if kind not in FILE_KINDS:
+        raise ValidationFailed({"kind": BAD_KIND})
+    return kind
+
+
 def check_file(upload: Upload, max_bytes: int) -> tuple[str, str]:
     """(content type, safe name) of an acceptable upload, or a 4xx."""
     if not upload.data:
@@ -99,6 +110,7 @@ async def do_add_evidence(
     upload: Upload,
     checked: tuple[str, str],
     key: str,
+    kind: str = "evidence",
 ) -> Evidence:
     """Stores the file under `key` and records it; the caller deletes `key` if the transaction
     fails, so a file never outlives its row."""
@@ -112,6 +124,7 @@ async def do_add_evidence(
         size=len(upload.data),
         sha256=digest,
         storage_key=key,
+        kind=kind,
     )
     db.add(row)
     await db.flush()

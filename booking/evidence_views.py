@@ -28,6 +28,7 @@ from booking.evidence import (
     NO_FILE,
     NO_SUCH_FILE,
     check_file,
+    check_kind,
     check_upload,
     do_add_evidence,
     load_evidence,
@@ -53,18 +54,22 @@ def evidence_json(row: Evidence, viewer: str) -> dict[str, Any]:
         "uploaded_by": row.uploader.partition(":")[0],
         "created_at": row.created_at.astimezone(SHANGHAI).isoformat(),
         "url": f"/cases/{row.case_id}/evidence/{row.id}",
+        "kind": row.kind,
     }
 
 
-async def _posted_file(request: web.Request) -> Upload:
+async def _posted_file(request: web.Request) -> tuple[Upload, str]:
+    """The file and what it is (field `kind`, evidence by default)."""
     try:
-        field = (await request.post()).get("file")
+        form = await request.post()
     except (HttpProcessingError, ValueError) as error:  # a malformed multipart body
         raise UserError(UNREADABLE) from error
+    field = form.get("file")
     if not isinstance(field, web.FileField):
         raise UserError(NO_FILE)
     with field.file:  # spooled to a temporary file by request.post(); closed once read
-        return Upload(field.filename or "", field.file.read())
+        data = field.file.read()
+    return Upload(field.filename or "", data), check_kind(form.get("kind"))
 
 
 async def upload(request: web.Request) -> web.StreamResponse:
@@ -73,7 +78,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         raise NotAuthenticated("Please log in first.")
     case_id = case_id_of(request)
     settings, storage = request.app[settings_key], request.app[storage_key]
-    file = await _posted_file(request)
+    file, kind = await _posted_file(request)
     checked = check_file(file, settings.evidence_max_bytes)
     loop = asyncio.get_running_loop()
     digest = await loop.run_in_executor(request.app[executor_key], _sha256, file.data)
@@ -81,11 +86,11 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
     async def action(db: AsyncSession) -> tuple[int, dict[str, Any]]:
         case = await check_upload(db, principal, case_id)
-        row = await do_add_evidence(db, storage, principal, case, file, checked, key)
+        row = await do_add_evidence(db, storage, principal, case, file, checked, key, kind)
         return 201, evidence_json(row, principal.key)
 
     request_hash = idempotency.fingerprint(
-        "POST", request.path, {"sha256": digest, "name": file.filename}
+        "POST", request.path, {"sha256": digest, "name": file.filename, "kind": kind}
     )
     try:
         stored = await idempotency.run(

@@ -18,7 +18,7 @@ from app.models import CHANNELS, PARTY_KINDS
 from app.openapi import ID as ID_SCHEMA
 from app.openapi import INSTANT, document, error_responses, json_body, json_response, path_id
 from booking.api_docs import DISPUTE_TYPE, IDEMPOTENCY_KEY
-from booking.evidence import CONTENT_TYPES
+from booking.evidence import CONTENT_TYPES, FILE_KINDS
 from booking.intake import AUTHORITIES, MAX_AGENTS, MAX_PER_SIDE, SIDES
 from booking.intake_forms import MAX_LIST
 
@@ -134,6 +134,7 @@ EVIDENCE = {
         "uploaded_by": {"type": "string", "enum": ["party", "staff"]},
         "created_at": INSTANT,
         "url": TEXT,
+        "kind": {"type": "string", "enum": list(FILE_KINDS)},
     },
 }
 LOOKUP = {
@@ -220,7 +221,15 @@ def setup(app: web.Application) -> None:
                         "schema": {
                             "type": "object",
                             "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
+                            "properties": {
+                                "file": {"type": "string", "format": "binary"},
+                                "kind": {
+                                    "type": "string",
+                                    "enum": list(FILE_KINDS),
+                                    "description": "evidence (default), identity document "
+                                    "or power of attorney",
+                                },
+                            },
                         }
                     }
                 },

@@ -112,6 +112,8 @@ class Evidence(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # evidence | identity (身份证明) | attorney (授权委托书): the court's packet files each apart
+    kind: Mapped[str] = mapped_column(String(16), default="evidence", server_default="evidence")
 
 
 class Dispatch(Base):

@@ -63,6 +63,7 @@ _EVIDENCE = table(
     column("filename"),
     column("content_type"),
     column("storage_key"),
+    column("kind"),
 )
 
 
@@ -109,18 +110,32 @@ async def _agreement(db: AsyncSession, storage: Storage, f: CourtFiling) -> list
     return [PacketFile("agreement/agreement.pdf", "agreement", "application/pdf", row.pdf)]
 
 
-async def _evidence(db: AsyncSession, storage: Storage, f: CourtFiling) -> list[PacketFile]:
+async def _uploads(
+    db: AsyncSession, storage: Storage, f: CourtFiling, kind: str, folder: str
+) -> list[PacketFile]:
     rows = (
         await db.execute(
             select(_EVIDENCE.c.filename, _EVIDENCE.c.content_type, _EVIDENCE.c.storage_key)
-            .where(_EVIDENCE.c.case_id == f.case_id)
+            .where(_EVIDENCE.c.case_id == f.case_id, _EVIDENCE.c.kind == kind)
             .order_by(_EVIDENCE.c.id)
         )
     ).all()
     return [
-        PacketFile(f"evidence/{n:02d}-{name}", "evidence", media_type, await storage.get(key))
+        PacketFile(f"{folder}/{n:02d}-{name}", kind, media_type, await storage.get(key))
         for n, (name, media_type, key) in enumerate(rows, 1)
     ]
+
+
+async def _identity(db: AsyncSession, storage: Storage, f: CourtFiling) -> list[PacketFile]:
+    return await _uploads(db, storage, f, "identity", "identity")
+
+
+async def _evidence(db: AsyncSession, storage: Storage, f: CourtFiling) -> list[PacketFile]:
+    return await _uploads(db, storage, f, "evidence", "evidence")
+
+
+async def _attorney(db: AsyncSession, storage: Storage, f: CourtFiling) -> list[PacketFile]:
+    return await _uploads(db, storage, f, "attorney", "attorney")
 
 
 async def _minutes(db: AsyncSession, storage: Storage, f: CourtFiling) -> list[PacketFile]:
@@ -151,10 +166,15 @@ async def _case_documents(
     ]
 
 
-# The packet's contents, in order. Identity documents and powers of attorney join here as
-# sources of kind "identity" / "attorney" once uploads carry that kind (today every upload is
-# evidence, and goes in as such).
-SOURCES: tuple[Source, ...] = (_application, _agreement, _evidence, _minutes)
+# The packet's contents, in order: what the SPC's provisions (2011, art. 5) ask a court to receive.
+SOURCES: tuple[Source, ...] = (
+    _application,
+    _agreement,
+    _identity,
+    _evidence,
+    _minutes,
+    _attorney,
+)
 
 
 async def request_packet(db: AsyncSession, filing: CourtFiling) -> CourtPacket:

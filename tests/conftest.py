@@ -144,6 +144,10 @@ async def new_client(
 
     yield make
     for other in opened:
+        # TestClient.close() without closing the shared server: an unread response would
+        # otherwise keep its connection until the garbage collector warns about it.
+        for response in other._responses:
+            response.close()
         await other.session.close()
 
 

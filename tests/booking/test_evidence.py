@@ -153,3 +153,30 @@ async def test_no_evidence_once_the_case_is_over(app, client, demo):
     response = await upload(client, case_id, JPEG, "late.jpg")
     assert response.status == 409
     assert await count(app, Evidence) == 0 and await files_on_disk(app) == 0
+
+
+async def test_a_file_says_what_it_is_and_a_wrong_kind_stores_nothing(app, client, demo):
+    case_id = demo["case"]
+    await open_party_session(client, app, case_id)
+    json = {"Accept": "application/json"}
+    for kind in ("passport", "EVIDENCE", "identity\x00"):
+        refused = await post(
+            client,
+            f"/cases/{case_id}/evidence",
+            {"file": File(JPEG, "id.jpg"), "kind": kind},
+            headers=json,
+        )
+        assert refused.status == 422, (kind, await refused.text())
+        assert set((await refused.json())["messages"]) == {"zh_CN", "en"}
+    assert await count(app, Evidence) == 0 and await files_on_disk(app) == 0
+    for kind in ("identity", "attorney", ""):
+        stored = await post(
+            client,
+            f"/cases/{case_id}/evidence",
+            {"file": File(JPEG + kind.encode(), f"{kind or 'photo'}.jpg"), "kind": kind},
+            headers=json,
+        )
+        assert stored.status == 201, await stored.text()
+        assert (await stored.json())["kind"] == (kind or "evidence")
+    page = await (await client.get(f"/cases/{case_id}")).text()
+    assert 'name="kind"' in page and "授权委托书" in page

@@ -39,8 +39,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 PDF = b"%PDF-1.4\n" + b"evidence scan " * 500 + b"\n%%EOF\n"
 
 
-async def with_evidence(app: web.Application, case_id: int, count: int) -> None:
-    """`count` uploads by the mediator: PDFs and photos in turn, each different."""
+async def with_evidence(
+    app: web.Application, case_id: int, count: int, kinds: tuple[str, ...] = ()
+) -> None:
+    """`count` uploads by the mediator: PDFs and photos in turn, each different; then one of
+    each of `kinds` (identity, attorney)."""
     async with transaction(app) as db:
         case = await db.get(Case, case_id)
         assert case is not None
@@ -52,6 +55,11 @@ async def with_evidence(app: web.Application, case_id: int, count: int) -> None:
             upload = Upload(kind[1], data)
             key = new_storage_key(case_id)
             await do_add_evidence(db, app[storage_key], mediator, case, upload, kind, key)
+        for n, what in enumerate(kinds):
+            upload = Upload(f"{what}.pdf", PDF + what.encode() + bytes([n]))
+            checked = ("application/pdf", f"{what}.pdf")
+            key = new_storage_key(case_id)
+            await do_add_evidence(db, app[storage_key], mediator, case, upload, checked, key, what)
 
 
 async def packet_filed(app: web.Application, demo: dict[str, int], evidence: int = 2) -> int:
@@ -332,3 +340,21 @@ async def test_the_viewer_costs_the_same_statements_for_few_or_many_files(app, c
         assert 'data-ok="yes"' in page
         counts.append(len(statements))
     assert counts[0] == counts[1] and counts[0] <= 8, counts
+
+
+async def test_identity_documents_and_powers_of_attorney_have_their_places(app, client, demo):
+    filing_id = await filed(app, demo)
+    async with app[sessionmaker_key]() as db:
+        filing = await db.get(CourtFiling, filing_id)
+        assert filing is not None
+    await with_evidence(app, filing.case_id, 1, ("attorney", "identity"))
+    await run_pending(app)
+    _packet, data = await stored_zip(app, filing_id)
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(MANIFEST))
+    assert [(f["kind"], f["name"]) for f in manifest["files"]] == [
+        ("application", "application/joint-application.pdf"),
+        ("agreement", "agreement/agreement.pdf"),
+        ("identity", "identity/01-identity.pdf"),
+        ("evidence", "evidence/01-scan0.pdf"),
+        ("attorney", "attorney/01-attorney.pdf"),
+    ]

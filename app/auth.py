@@ -139,25 +139,16 @@ async def revoke_party_access(db: AsyncSession, party_ids: list[int]) -> Revoked
 
 
 async def principal_from_session(db: AsyncSession, token: str) -> Principal | None:
-    # One statement for the session and its person (every request with a cookie runs it).
-    found = (
-        await db.execute(
-            select(WebSession, StaffUser, Party)
-            .outerjoin(StaffUser, StaffUser.id == WebSession.staff_id)
-            .outerjoin(Party, Party.id == WebSession.party_id)
-            .where(WebSession.token_hash == token_hash(token))
-        )
-    ).first()
-    if found is None:
-        return None
-    row, user, party = found
-    if row.revoked_at is not None or row.expires_at <= utcnow():
+    row = await db.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     if row.kind == "staff" and row.staff_id is not None:
+        user = await db.get(StaffUser, row.staff_id)
         if user is None or not user.active:
             return None
         return _staff_principal(user, session_id=row.id, csrf=row.csrf_token)
     if row.kind == "party" and row.party_id is not None:
+        party = await db.get(Party, row.party_id)
         if party is None:
             return None
         return Principal(

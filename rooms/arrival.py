@@ -1,7 +1,7 @@
 """A join in one transaction on one pooled connection: a one-statement snapshot of the room (its
-case, its appointment's start, every member row, whether a session of the case was ended), the
-access check, the opening time, where the member lands (policy.decide_join), the chat history,
-then its one write, last — then, after the commit, the revocation check (see `arrive`)."""
+case, its appointment's start, every member row), the access check, the opening time, where the
+member lands (policy.decide_join) with its one write, the chat history — then, after the commit,
+the revocation check (see `arrive`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.auth import Principal
 from app.db import engine_key, utcnow
@@ -33,7 +32,6 @@ class Snapshot:
     case: Case
     start: datetime | None  # of the room's appointment, when it has one
     rows: list[RoomMember]
-    any_ended: bool  # whether a session of the case was ended (see session.opening)
 
 
 @dataclass
@@ -52,15 +50,10 @@ class Arrival:
 
 
 async def snapshot(db: AsyncSession, room_id: int) -> Snapshot | None:
-    """The room, its case, its appointment's start, its members and whether any session of
-    the case was ended, in one statement."""
-    ended = aliased(Room)
-    any_ended = (
-        select(ended.id).where(ended.case_id == Room.case_id, ended.ended_at.is_not(None)).exists()
-    )
+    """The room, its case, its appointment's start and its members, in one statement."""
     rows = (
         await db.execute(
-            select(Room, Case, Appointment.starts_at, RoomMember, any_ended)
+            select(Room, Case, Appointment.starts_at, RoomMember)
             .join(Case, Case.id == Room.case_id)
             .outerjoin(Appointment, Appointment.id == Room.appointment_id)
             .outerjoin(RoomMember, RoomMember.room_id == Room.id)
@@ -70,9 +63,8 @@ async def snapshot(db: AsyncSession, room_id: int) -> Snapshot | None:
     ).all()
     if not rows:
         return None
-    room, case, start, _, was_ended = rows[0]
-    members = [row[3] for row in rows if row[3] is not None]
-    return Snapshot(room, case, start, members, bool(was_ended))
+    room, case, start, _ = rows[0]
+    return Snapshot(room, case, start, [row[3] for row in rows if row[3] is not None])
 
 
 async def arrive(app: web.Application, principal: Principal, room_id: int, minutes: int) -> Arrival:
@@ -108,7 +100,7 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
     if snap.room.appointment_id is not None:
         opening = session.Opening(policy.opening(snap.start, minutes), False)
     else:
-        opening = await session.opening(db, snap.room, now, minutes, snap.any_ended)
+        opening = await session.opening(db, snap.room, now, minutes)
     arrival = Arrival(entry, opening)
     if snap.case.status in policy.CONCLUDED_CASE_STATUSES:
         arrival.concluded = True
@@ -137,24 +129,10 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
         "web_session_id": principal.session_id,
         "live": None,  # a new connection reports its own media state afresh
     }
-    # Every read before the one write, so SQLite's single write lock is held only from that
-    # write to the commit (concurrent joins queue on it). A first row has no id yet: it is in
-    # no chat audience, and a host hears everything anyway.
-    landing = MemberState(
-        id=row.id if row is not None else 0,
-        role=role,
-        name=principal.name[:64],
-        admission=decision.admission,
-        subroom=decision.subroom,
-    )
-    arrival.chat = await session.chat_history(db, snap.room.id, snap.case.id, landing)
     if row is None:
         row = await _insert(db, room_id, principal.key, values)
         if row is None:  # a concurrent first join of the same person inserted it first
             row = await _claim(db, room_id, principal.key, values)
-            arrival.chat = await session.chat_history(
-                db, snap.room.id, snap.case.id, services.state_of(row)
-            )
     else:
         await _update(db, row, values)
     me = services.state_of(row)
@@ -162,6 +140,7 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
     arrival.members = [me if r.id == me.id else services.state_of(r) for r in snap.rows]
     if all(m.id != me.id for m in arrival.members):
         arrival.members.append(me)
+    arrival.chat = await session.chat_history(db, snap.room, me)
     return arrival
 
 

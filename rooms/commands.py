@@ -12,8 +12,6 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.db import transaction
 from rooms import audience, policy, services, session
 from rooms.policy import QUALITY_LEVELS, MemberState
@@ -117,7 +115,7 @@ async def signal(conn: Connection, args: tuple[int, dict[str, Any]]) -> None:
 async def admit(conn: Connection, target: int) -> None:
     async with transaction(conn.app) as db:
         member = await services.do_admit(db, conn.room_id, conn.me_id, target)
-        history = await history_before_write(db, conn, member)
+        history = await session.chat_history(db, await session.room_by_id(db, conn.room_id), member)
     await conn.publish_member(member, "admitted", presence=None, chat=history)
     await conn.guard_recording(online(conn, member))
 
@@ -132,18 +130,9 @@ async def move(conn: Connection, args: tuple[int, str]) -> None:
     target, subroom = args
     async with transaction(conn.app) as db:
         member = await services.do_move(db, conn.room_id, conn.me_id, target, subroom)
-        history = await history_before_write(db, conn, member)
+        history = await session.chat_history(db, await session.room_by_id(db, conn.room_id), member)
     await conn.publish_member(member, "moved", presence=None, chat=history)
     await conn.guard_recording(online(conn, member))
-
-
-async def history_before_write(
-    db: AsyncSession, conn: Connection, member: MemberState
-) -> list[dict[str, Any]]:
-    """The chat a member admitted or moved is sent, read before the member's row is written
-    (the UPDATE goes out with the commit)."""
-    with db.no_autoflush:
-        return await session.chat_history(db, conn.room_id, conn.case_id, member)
 
 
 def online(conn: Connection, member: MemberState) -> MemberState:

@@ -39,7 +39,7 @@ from rooms.signaling import Limits, close_rooms_of_case, limits_key, live_key
 log = logging.getLogger("rooms.signaling")
 
 
-@dataclass(slots=True)
+@dataclass
 class TokenBucket:
     rate: float
     burst: float
@@ -86,37 +86,6 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
 
 
 class Connection:
-    # One per socket, for the socket's life: slots, not a dict per instance.
-    __slots__ = (
-        "announced",
-        "app",
-        "bucket",
-        "bus",
-        "case_id",
-        "chat",
-        "closing",
-        "departure",
-        "handler_task",
-        "hosted",
-        "kicked",
-        "last_rate_error",
-        "limits",
-        "lobby",
-        "me_id",
-        "members",
-        "pending",
-        "present",
-        "principal",
-        "queue",
-        "recording",
-        "room_id",
-        "room_state",
-        "session",
-        "subscribed",
-        "writer",
-        "ws",
-    )
-
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, limits: Limits) -> None:
         self.app = request.app
         self.ws = ws

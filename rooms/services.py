@@ -160,24 +160,9 @@ async def _member_by_principal(db: AsyncSession, room_id: int, key: str) -> Room
     )
 
 
-async def _actor_and_target(
-    db: AsyncSession, room_id: int, actor_id: int, member_id: int
-) -> tuple[MemberState, RoomMember | None]:
-    """The actor's state and the target's row, in one read that holds both rows' locks until
-    the commit (PostgreSQL; taken in id order, so two such reads never wait on each other)."""
-    rows = {
-        row.id: row
-        for row in await db.scalars(
-            select(RoomMember)
-            .where(RoomMember.room_id == room_id, RoomMember.id.in_({actor_id, member_id}))
-            .order_by(RoomMember.id)
-            .with_for_update()
-        )
-    }
-    actor = rows.get(actor_id)
-    if actor is None:
-        raise RoomError("no-such-member")
-    return state_of(actor), rows.get(member_id)
+async def _target(db: AsyncSession, room_id: int, member_id: int) -> RoomMember | None:
+    row = await db.get(RoomMember, member_id, with_for_update=True)
+    return row if row is not None and row.room_id == room_id else None
 
 
 async def _actor(db: AsyncSession, room_id: int, actor_id: int) -> MemberState:
@@ -195,15 +180,15 @@ async def _decide(
     check: Callable[[MemberState, MemberState | None], str | None],
     admission: str,
 ) -> MemberState:
-    """Admit or remove: the mediator's decision on one member, sent back to the main room. The
-    row is changed but not flushed: its UPDATE goes out with the commit, after the caller's
-    reads, so that SQLite's single write lock is held only from that UPDATE to the commit."""
-    actor, row = await _actor_and_target(db, room_id, actor_id, member_id)
+    """Admit or remove: the mediator's decision on one member, sent back to the main room."""
+    actor = await _actor(db, room_id, actor_id)
+    row = await _target(db, room_id, member_id)
     problem = check(actor, state_of(row) if row else None)
     if problem:
         raise RoomError(problem)
     assert row is not None
     row.admission, row.subroom = admission, policy.MAIN
+    await db.flush()
     return state_of(row)
 
 
@@ -218,12 +203,14 @@ async def do_remove(db: AsyncSession, room_id: int, actor_id: int, member_id: in
 async def do_move(
     db: AsyncSession, room_id: int, actor_id: int, member_id: int, subroom: str
 ) -> MemberState:
-    actor, row = await _actor_and_target(db, room_id, actor_id, member_id)
+    actor = await _actor(db, room_id, actor_id)
+    row = await _target(db, room_id, member_id)
     problem = policy.check_move(actor, state_of(row) if row else None, subroom)
     if problem:
         raise RoomError(problem)
     assert row is not None
-    row.subroom = subroom  # flushed with the commit, as in `_decide`
+    row.subroom = subroom
+    await db.flush()
     return state_of(row)
 
 

@@ -37,24 +37,19 @@ class Opening:
         return self.opens.isoformat() if self.opens is not None else None
 
 
-async def opening(
-    db: AsyncSession, room: Room, now: datetime, minutes: int, any_ended: bool = True
-) -> Opening:
+async def opening(db: AsyncSession, room: Room, now: datetime, minutes: int) -> Opening:
     """The room's opening time. A room without an appointment takes the case's next one not yet
-    held (bound here, once, by a conditional update). `any_ended=False`: the caller knows that
-    no session of the case was ended (arrival's snapshot reads it), so there is nothing to skip."""
+    held (bound here, once, by a conditional update)."""
     if room.appointment_id is None:
         # One read for both: whether a session of the case was ended, and which appointments
         # already had theirs (a room ended without an appointment counts too, as None).
-        ended: list[int | None] = []
-        if any_ended:
-            ended = list(
-                await db.scalars(
-                    select(Room.appointment_id).where(
-                        Room.case_id == room.case_id, Room.ended_at.is_not(None)
-                    )
+        ended = list(
+            await db.scalars(
+                select(Room.appointment_id).where(
+                    Room.case_id == room.case_id, Room.ended_at.is_not(None)
                 )
             )
+        )
         skip = [a for a in ended if a is not None]
         booked = await agenda.next_appointment(db, room.case_id, now, skip)
         if booked is not None:
@@ -190,21 +185,18 @@ def chat_message(event: CaseEvent, session: str | None = None) -> dict[str, Any]
     }
 
 
-async def chat_history(
-    db: AsyncSession, room_id: int, case_id: int, me: MemberState
-) -> list[dict[str, Any]]:
+async def chat_history(db: AsyncSession, room: Room, me: MemberState) -> list[dict[str, Any]]:
     """The last CHAT_HISTORY messages of `me`'s sub-room that `me` could hear (hosts: all);
-    none for a knock (read again when it is admitted). One read, and no write: callers read
-    it before their write, so SQLite's write lock is held for as short a time as possible."""
+    none for a knock (read again when it is admitted)."""
     if me.admission != "admitted":
         return []
     rows = await db.scalars(
         select(CaseEvent)
-        .where(CaseEvent.case_id == case_id, CaseEvent.kind == CHAT_KIND)
+        .where(CaseEvent.case_id == room.case_id, CaseEvent.kind == CHAT_KIND)
         .order_by(CaseEvent.id.desc())
         .limit(CHAT_SCAN)
     )
-    mine = [e for e in rows if heard(e.data, room_id, me)][:CHAT_HISTORY]
+    mine = [e for e in rows if heard(e.data, room.id, me)][:CHAT_HISTORY]
     return [chat_message(e) for e in reversed(mine)]
 
 

@@ -7,7 +7,7 @@ PORT    ?= 8080
 
 RUN_DEBS  := fonts-noto-cjk fonts-hanazono fonts-babelstone-han libpango-1.0-0 libpangoft2-1.0-0 \
              libharfbuzz-subset0 fonts-dejavu-core
-TEST_DEBS := chromium poppler-utils coturn
+TEST_DEBS := chromium poppler-utils coturn openssl
 
 .PHONY: run test lint typecheck pytest system-packages system-packages-test clean
 

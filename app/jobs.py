@@ -12,7 +12,6 @@ an `effect_key`, which is the same on every run of the same job.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
@@ -32,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import transaction, utcnow
 from app.models import Job
 from app.settings import settings_key
+from app.tasks import cancel_and_wait
 from app.tokens import redact_party_links
 
 log = logging.getLogger("app.jobs")
@@ -236,10 +236,8 @@ async def execute(app: web.Application, claim: Claim) -> Outcome:
         log.exception("job %s (%s) failed", claim.job_id, claim.kind)
         return Outcome(redact_party_links(f"{type(exc).__name__}: {exc}"))
     finally:
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
         _running_job.reset(running)
+        await cancel_and_wait(keeper)
     return Outcome()
 
 

@@ -123,7 +123,7 @@ async def prepare(settings: Settings, rooms: int, size: int) -> list[RoomSeats]:
 class Server:
     """`python -m app serve` in a child process, so its memory and CPU are its own."""
 
-    def __init__(self, settings: Settings, port: int, log: Path) -> None:
+    def __init__(self, settings: Settings, port: int, log: Path, profile: str = "") -> None:
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
@@ -136,7 +136,9 @@ class Server:
         self.log = log
         with log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable]
+                + (["-m", "cProfile", "-o", profile] if profile else [])
+                + ["-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -326,7 +328,7 @@ async def product(args: argparse.Namespace, tmp: Path, rates: list[float]) -> di
         mode="development",  # the benchmark's throw-away database uses the development secrets
     )
     seats = await prepare(settings, rooms + 1, args.room)  # one more room to warm up the server
-    server = Server(settings, port, tmp / "server.log")
+    server = Server(settings, port, tmp / "server.log", args.profile)
     load = Load()
     connector = aiohttp.TCPConnector(limit=0)
     sessions: list[aiohttp.ClientSession] = []
@@ -381,6 +383,7 @@ async def product(args: argparse.Namespace, tmp: Path, rates: list[float]) -> di
         **windows[0],
         "server_kb_per_conn": round((joined["rss_kb"] - idle["rss_kb"]) / conns, 1),
         "join_all_s": round(join_s, 2),
+        "join_cpu_s": round(joined["cpu_s"] - idle["cpu_s"], 2),
         "joins_per_s": round(conns / join_s),
         "windows": windows,
         "errors": dict(load.errors),
@@ -511,6 +514,8 @@ def main() -> None:
     ap.add_argument("--p99", type=float, default=10.0, help="--search: the p99 bound (ms)")
     ap.add_argument("--start-rate", type=float, default=0.5, help="--search: first rate")
     ap.add_argument("--steps", type=int, default=6, help="--search: rates tried (doubling)")
+    ap.add_argument("--product-only", action="store_true", help="skip the floor")
+    ap.add_argument("--profile", default="", help="run the server under cProfile, stats to PATH")
     args = ap.parse_args()
     limits = Limits()
     per_socket = args.rate * (args.room - 1)
@@ -525,6 +530,10 @@ def main() -> None:
 
     if args.search:
         search(args, limits)
+        return
+    if args.product_only or args.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(asyncio.run(product(args, Path(tmp), [args.rate]))))
         return
     floor_result = floor(args)
     with tempfile.TemporaryDirectory() as tmp:

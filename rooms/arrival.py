@@ -1,24 +1,28 @@
 """A join in one transaction on one pooled connection: a one-statement snapshot of the room (its
-case, its appointment's start, every member row), the access check, the opening time, where the
-member lands (policy.decide_join) with its one write, the chat history — then, after the commit,
-the revocation check (see `arrive`)."""
+case, its appointment's start or, without one, the case's next appointment, every member row),
+the access check, the opening time, where the member lands (policy.decide_join) with its one
+write, the chat history — then, after the commit, the revocation check (see `arrive`)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import ReturningInsert
 
 from app.auth import Principal
 from app.db import engine_key, utcnow
 from app.errors import NotFound
 from app.models import Case
 from app.policy import load_case
+from booking import agenda
 from booking.models import Appointment
 from rooms import policy, services, session
 from rooms.models import Room, RoomMember
@@ -32,6 +36,8 @@ class Snapshot:
     case: Case
     start: datetime | None  # of the room's appointment, when it has one
     rows: list[RoomMember]
+    upcoming: session.Upcoming | None  # the case's next appointment not yet held
+    any_ended: bool  # whether a session of the case was ended
 
 
 @dataclass
@@ -49,22 +55,50 @@ class Arrival:
     revoked: bool = False
 
 
-async def snapshot(db: AsyncSession, room_id: int) -> Snapshot | None:
-    """The room, its case, its appointment's start and its members, in one statement."""
-    rows = (
-        await db.execute(
-            select(Room, Case, Appointment.starts_at, RoomMember)
-            .join(Case, Case.id == Room.case_id)
-            .outerjoin(Appointment, Appointment.id == Room.appointment_id)
-            .outerjoin(RoomMember, RoomMember.room_id == Room.id)
-            .where(Room.id == room_id)
-            .order_by(RoomMember.id)
+@functools.cache
+def _snapshot_query() -> Select[*tuple[Any, ...]]:
+    """The snapshot's statement, built once (building it costs more than running it); its
+    parameters are `room_id` and `now`."""
+    ended = aliased(Room)
+    of_case = (ended.case_id == Room.case_id, ended.ended_at.is_not(None))
+    held = (
+        select(ended.appointment_id)
+        .where(*of_case, ended.appointment_id.is_not(None))
+        .correlate(Room)  # two levels down: the room of the snapshot
+    )
+    upcoming = agenda.next_booked(Room.case_id, bindparam("now"), held)
+    next_id = upcoming.with_only_columns(upcoming.selected_columns[0]).scalar_subquery()
+    next_start = upcoming.with_only_columns(upcoming.selected_columns[1]).scalar_subquery()
+    unbound = Room.appointment_id.is_(None)
+    return (
+        select(
+            Room,
+            Case,
+            Appointment.starts_at,
+            RoomMember,
+            case((unbound, next_id)),
+            case((unbound, next_start)),
+            case((unbound, select(ended.id).where(*of_case).exists()), else_=False),
         )
-    ).all()
+        .join(Case, Case.id == Room.case_id)
+        .outerjoin(Appointment, Appointment.id == Room.appointment_id)
+        .outerjoin(RoomMember, RoomMember.room_id == Room.id)
+        .where(Room.id == bindparam("room_id"))
+        .order_by(RoomMember.id)
+    )
+
+
+async def snapshot(db: AsyncSession, room_id: int, now: datetime) -> Snapshot | None:
+    """The room, its case, its appointment's start and its members, in one statement; for a
+    room without an appointment, also what its opening needs (session.opening): the case's next
+    appointment not held yet and whether any session of the case was ended."""
+    rows = (await db.execute(_snapshot_query(), {"room_id": room_id, "now": now})).all()
     if not rows:
         return None
-    room, case, start, _ = rows[0]
-    return Snapshot(room, case, start, [row[3] for row in rows if row[3] is not None])
+    room, found, start, _, next_id, next_start, any_ended = rows[0]
+    members = [row[3] for row in rows if row[3] is not None]
+    coming = session.Upcoming(next_id, next_start) if next_id is not None else None
+    return Snapshot(room, found, start, members, coming, bool(any_ended))
 
 
 async def arrive(app: web.Application, principal: Principal, room_id: int, minutes: int) -> Arrival:
@@ -87,7 +121,8 @@ async def arrive(app: web.Application, principal: Principal, room_id: int, minut
 
 
 async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: int) -> Arrival:
-    snap = await snapshot(db, room_id)
+    now = utcnow()
+    snap = await snapshot(db, room_id, now)
     role = policy.room_role(principal.kind, principal.role)
     if snap is None or role is None:
         raise NotFound(ROOM_NOT_FOUND)
@@ -96,11 +131,10 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
     except NotFound:
         raise NotFound(ROOM_NOT_FOUND) from None
     entry = Entry(snap.room, snap.case, role)
-    now = utcnow()
     if snap.room.appointment_id is not None:
         opening = session.Opening(policy.opening(snap.start, minutes), False)
     else:
-        opening = await session.opening(db, snap.room, now, minutes)
+        opening = await session.opening(db, snap.room, minutes, snap.upcoming, snap.any_ended)
     arrival = Arrival(entry, opening)
     if snap.case.status in policy.CONCLUDED_CASE_STATUSES:
         arrival.concluded = True
@@ -140,21 +174,33 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
     arrival.members = [me if r.id == me.id else services.state_of(r) for r in snap.rows]
     if all(m.id != me.id for m in arrival.members):
         arrival.members.append(me)
-    arrival.chat = await session.chat_history(db, snap.room, me)
+    arrival.chat = await session.chat_history(db, snap.room.id, snap.case.id, me)
     return arrival
+
+
+@functools.cache
+def _insert_query(dialect: str) -> ReturningInsert[tuple[RoomMember]]:
+    """The member's first row (ON CONFLICT DO NOTHING), built once per dialect."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ("room_id", "principal", "updated_at", *_JOIN_VALUES)
+    return (
+        insert(RoomMember)
+        .values({name: bindparam(name) for name in columns})
+        .on_conflict_do_nothing(index_elements=["room_id", "principal"])
+        .returning(RoomMember)
+    )
+
+
+_JOIN_VALUES = ("role", "display_name", "admission", "subroom", "web_session_id", "live")
 
 
 async def _insert(
     db: AsyncSession, room_id: int, key: str, values: dict[str, Any]
 ) -> RoomMember | None:
     """The member's first row, in one statement; None when a concurrent join inserted it."""
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    inserted: RoomMember | None = await db.scalar(
-        insert(RoomMember)
-        .values(room_id=room_id, principal=key, updated_at=utcnow(), **values)
-        .on_conflict_do_nothing(index_elements=["room_id", "principal"])
-        .returning(RoomMember)
-    )
+    query = _insert_query(db.get_bind().dialect.name)
+    params = {"room_id": room_id, "principal": key, "updated_at": utcnow(), **values}
+    inserted: RoomMember | None = await db.scalar(query, params)
     return inserted
 
 

@@ -114,8 +114,8 @@ async def signal(conn: Connection, args: tuple[int, dict[str, Any]]) -> None:
 
 async def admit(conn: Connection, target: int) -> None:
     async with transaction(conn.app) as db:
-        member = await services.do_admit(db, conn.room_id, conn.me_id, target)
-        history = await session.chat_history(db, await session.room_by_id(db, conn.room_id), member)
+        member = await services.do_admit(db, conn.room_id, conn.me, target)
+        history = await session.chat_history(db, conn.room_id, conn.case_id, member)
     await conn.publish_member(member, "admitted", presence=None, chat=history)
     await conn.guard_recording(online(conn, member))
 
@@ -130,7 +130,7 @@ async def move(conn: Connection, args: tuple[int, str]) -> None:
     target, subroom = args
     async with transaction(conn.app) as db:
         member = await services.do_move(db, conn.room_id, conn.me_id, target, subroom)
-        history = await session.chat_history(db, await session.room_by_id(db, conn.room_id), member)
+        history = await session.chat_history(db, conn.room_id, conn.case_id, member)
     await conn.publish_member(member, "moved", presence=None, chat=history)
     await conn.guard_recording(online(conn, member))
 

@@ -39,7 +39,7 @@ from rooms.signaling import Limits, close_rooms_of_case, limits_key, live_key
 log = logging.getLogger("rooms.signaling")
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     rate: float
     burst: float
@@ -77,8 +77,13 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     if not origin_matches(request):
         raise web.HTTPForbidden(text="origin")
     limits = request.app[limits_key]
+    # No permessage-deflate: signaling messages are small, and a deflate context costs each
+    # socket hundreds of kilobytes and every fan-out a compression per recipient.
     ws = web.WebSocketResponse(
-        heartbeat=limits.heartbeat, max_msg_size=limits.max_msg_size, timeout=limits.close_timeout
+        heartbeat=limits.heartbeat,
+        max_msg_size=limits.max_msg_size,
+        timeout=limits.close_timeout,
+        compress=False,
     )
     await ws.prepare(request)
     await Connection(request, ws, limits).run()
@@ -86,6 +91,38 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
 
 
 class Connection:
+    # One per socket, for the socket's life: slots, not a dict per instance.
+    __slots__ = (
+        "announced",
+        "app",
+        "bucket",
+        "bus",
+        "case_id",
+        "chat",
+        "closing",
+        "departure",
+        "handler_task",
+        "hosted",
+        "kicked",
+        "last_rate_error",
+        "limits",
+        "lobby",
+        "me_id",
+        "members",
+        "outbox",
+        "pending",
+        "present",
+        "principal",
+        "recording",
+        "room_id",
+        "room_state",
+        "session",
+        "subscribed",
+        "wake",
+        "writer",
+        "ws",
+    )
+
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, limits: Limits) -> None:
         self.app = request.app
         self.ws = ws
@@ -95,7 +132,10 @@ class Connection:
         self.case_id = 0
         self.session = secrets.token_hex(8)
         self.bus = request.app[bus_key]
-        self.queue: asyncio.Queue[str | Close] = asyncio.Queue(limits.queue_size)
+        # The bounded outbound queue: a plain list the writer swaps out whole, and the future
+        # it waits on when there is nothing to send (an asyncio.Queue is 3 KB per socket).
+        self.outbox: list[str | Close] = []
+        self.wake: asyncio.Future[None] | None = None
         self.bucket = TokenBucket(limits.rate, limits.burst)
         self.members: dict[int, MemberState] | None = None  # None until the snapshot is in
         self.hosted: frozenset[str] = frozenset()  # sub-rooms with a host online (of members)
@@ -302,8 +342,7 @@ class Connection:
         if self.kicked is None:
             if not self.closing:
                 self.closing = True
-                with contextlib.suppress(asyncio.QueueFull):
-                    self.queue.put_nowait(Close(1000))
+                self.put(Close(1000))
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self.writer), self.limits.close_timeout + 1)
         self.writer.cancel()
@@ -318,15 +357,40 @@ class Connection:
     # --- outbound ---------------------------------------------------------------------------
 
     async def write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            item = await self.queue.get()
+            if not self.outbox:
+                self.wake = loop.create_future()
+                await self.wake
+                continue
+            if not await self.write(self.take()):
+                return
+
+    def take(self) -> list[str | Close]:
+        batch, self.outbox = self.outbox, []
+        return batch
+
+    async def write(self, batch: list[str | Close]) -> bool:
+        """Sends a batch (its own frame: nothing sent stays referenced while the writer
+        waits); False once the socket is closed."""
+        for item in batch:
             if isinstance(item, Close):
                 await self.ws.close(code=item.code)
-                return
+                return False
             try:
                 await self.ws.send_str(item)
             except ConnectionError:
-                return
+                return False
+        return True
+
+    def put(self, item: str | Close) -> bool:
+        """Queues for the writer; False when the queue is full."""
+        if len(self.outbox) >= self.limits.queue_size:
+            return False
+        self.outbox.append(item)
+        if self.wake is not None and not self.wake.done():
+            self.wake.set_result(None)
+        return True
 
     def send(self, message: dict[str, Any]) -> None:
         self.send_text(encode(message))
@@ -334,9 +398,7 @@ class Connection:
     def send_text(self, text: str) -> None:
         if self.closing:
             return
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if not self.put(text):
             self.kick("too-slow")
 
     def fail(self, code: str) -> None:
@@ -348,9 +410,7 @@ class Connection:
         if self.closing:
             return
         self.closing = True
-        try:
-            self.queue.put_nowait(Close(code))
-        except asyncio.QueueFull:
+        if not self.put(Close(code)):
             self.kick("too-slow")
 
     def kick(self, reason: str) -> None:

@@ -42,7 +42,7 @@ _SUBROOM = re.compile(SUBROOM_PATTERN, re.ASCII)
 QUALITY_LEVELS = ("good", "fair", "poor")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Live:
     """A member's own media state as its client reports it (`media`, `quality`, `hand`)."""
 
@@ -95,7 +95,7 @@ class Live:
 NO_MEDIA = Live()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemberState:
     """What every process knows about one member: durable part from the DB, `session` from
     presence (the id of the live connection, or None when offline)."""

@@ -135,7 +135,10 @@ def outgoing(type_: str, **fields: Any) -> dict[str, Any]:
 
 def encode(message: dict[str, Any]) -> str:
     """The one serialisation of a message: fan-out sends this same string to every recipient."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(message)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # immutable: built once
 
 
 def parse(text: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ persisted in RoomMember so a reconnect or another app process sees the same stat
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from app.auth import Principal
 from app.db import lock_row
@@ -160,9 +162,31 @@ async def _member_by_principal(db: AsyncSession, room_id: int, key: str) -> Room
     )
 
 
-async def _target(db: AsyncSession, room_id: int, member_id: int) -> RoomMember | None:
-    row = await db.get(RoomMember, member_id, with_for_update=True)
-    return row if row is not None and row.room_id == room_id else None
+@functools.cache
+def _actor_and_target_query() -> Select[RoomMember]:
+    """Built once (every admit and move runs it): `room_id` and `ids`."""
+    return (
+        select(RoomMember)
+        .where(
+            RoomMember.room_id == bindparam("room_id"),
+            RoomMember.id.in_(bindparam("ids", expanding=True)),
+        )
+        .order_by(RoomMember.id)
+        .with_for_update()
+    )
+
+
+async def _actor_and_target(
+    db: AsyncSession, room_id: int, actor_id: int, member_id: int
+) -> tuple[MemberState, RoomMember | None]:
+    """The actor's state and the target's row, in one read that holds both rows' locks until
+    the commit (PostgreSQL; taken in id order, so two such reads never wait on each other)."""
+    params = {"room_id": room_id, "ids": sorted({actor_id, member_id})}
+    rows = {row.id: row for row in await db.scalars(_actor_and_target_query(), params)}
+    actor = rows.get(actor_id)
+    if actor is None:
+        raise RoomError("no-such-member")
+    return state_of(actor), rows.get(member_id)
 
 
 async def _actor(db: AsyncSession, room_id: int, actor_id: int) -> MemberState:
@@ -181,8 +205,7 @@ async def _decide(
     admission: str,
 ) -> MemberState:
     """Admit or remove: the mediator's decision on one member, sent back to the main room."""
-    actor = await _actor(db, room_id, actor_id)
-    row = await _target(db, room_id, member_id)
+    actor, row = await _actor_and_target(db, room_id, actor_id, member_id)
     problem = check(actor, state_of(row) if row else None)
     if problem:
         raise RoomError(problem)
@@ -192,8 +215,37 @@ async def _decide(
     return state_of(row)
 
 
-async def do_admit(db: AsyncSession, room_id: int, actor_id: int, member_id: int) -> MemberState:
-    return await _decide(db, room_id, actor_id, member_id, policy.check_admit, "admitted")
+@functools.cache
+def _admit_query() -> ReturningUpdate[RoomMember]:
+    """Built once: `room`, `member`."""
+    return (
+        update(RoomMember)
+        .where(
+            RoomMember.id == bindparam("member"),
+            RoomMember.room_id == bindparam("room"),
+            RoomMember.admission != "admitted",
+        )
+        .values(admission="admitted", subroom=policy.MAIN)
+        .returning(RoomMember)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def do_admit(
+    db: AsyncSession, room_id: int, actor: MemberState, member_id: int
+) -> MemberState:
+    """The mediator lets a member in, sent to the main room: one conditional write (the row's
+    lock on PostgreSQL; on SQLite, the write lock first). `actor` is the admitting member as
+    its connection knows it: only its role counts, and a member's role does not change."""
+    if not policy.may_moderate(actor.role):
+        raise RoomError("not-allowed")
+    row = await db.scalar(_admit_query(), {"member": member_id, "room": room_id})
+    if row is None:  # why not: no such member here, or already admitted
+        target = await db.get(RoomMember, member_id)
+        if target is None or target.room_id != room_id:
+            raise RoomError("no-such-member")
+        raise RoomError(policy.check_admit(actor, state_of(target)) or "already-admitted")
+    return state_of(row)
 
 
 async def do_remove(db: AsyncSession, room_id: int, actor_id: int, member_id: int) -> MemberState:
@@ -203,8 +255,7 @@ async def do_remove(db: AsyncSession, room_id: int, actor_id: int, member_id: in
 async def do_move(
     db: AsyncSession, room_id: int, actor_id: int, member_id: int, subroom: str
 ) -> MemberState:
-    actor = await _actor(db, room_id, actor_id)
-    row = await _target(db, room_id, member_id)
+    actor, row = await _actor_and_target(db, room_id, actor_id, member_id)
     problem = policy.check_move(actor, state_of(row) if row else None, subroom)
     if problem:
         raise RoomError(problem)
@@ -264,13 +315,17 @@ async def open_rooms_of(db: AsyncSession, principals: tuple[str, ...]) -> list[i
     return sorted(rows)
 
 
+@functools.cache
+def _revoked_query() -> Select[datetime | None]:
+    """Built once (every join runs it): `id`."""
+    return select(WebSession.revoked_at).where(WebSession.id == bindparam("id"))
+
+
 async def session_revoked(db: AsyncSession, session_id: int | None) -> bool:
     """Whether the browser session behind a live connection has been revoked (or is gone)."""
     if session_id is None:
         return False
-    found = (
-        await db.execute(select(WebSession.revoked_at).where(WebSession.id == session_id))
-    ).first()
+    found = (await db.execute(_revoked_query(), {"id": session_id})).first()
     return found is None or found.revoked_at is not None
 
 

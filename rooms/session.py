@@ -3,18 +3,18 @@ media state, chat kept in the case timeline, recording consent, recording, endin
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import lock_row, utcnow
 from app.errors import Conflict
 from app.i18n import N_
 from app.models import CaseEvent
-from booking import agenda
 from rooms import policy
 from rooms.models import Room, RoomMember
 from rooms.policy import Live, MemberState
@@ -23,6 +23,14 @@ from rooms.services import RoomError, state_of
 CHAT_KIND = "room_chat"
 CHAT_HISTORY = 50
 CHAT_SCAN = 1000  # recent chat events of the case read to find a member's last 50
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """The case's next appointment not yet held, as a room without one reads it."""
+
+    id: int
+    starts_at: datetime
 
 
 @dataclass(frozen=True)
@@ -37,33 +45,21 @@ class Opening:
         return self.opens.isoformat() if self.opens is not None else None
 
 
-async def opening(db: AsyncSession, room: Room, now: datetime, minutes: int) -> Opening:
-    """The room's opening time. A room without an appointment takes the case's next one not yet
-    held (bound here, once, by a conditional update)."""
-    if room.appointment_id is None:
-        # One read for both: whether a session of the case was ended, and which appointments
-        # already had theirs (a room ended without an appointment counts too, as None).
-        ended = list(
-            await db.scalars(
-                select(Room.appointment_id).where(
-                    Room.case_id == room.case_id, Room.ended_at.is_not(None)
-                )
-            )
+async def opening(
+    db: AsyncSession, room: Room, minutes: int, upcoming: Upcoming | None, any_ended: bool
+) -> Opening:
+    """The opening of a room without an appointment, from what the join's snapshot read: it
+    takes the case's next appointment not yet held (`upcoming`, bound here, once, by a
+    conditional update); with none, it is shut if a session of the case was ended."""
+    if upcoming is not None:
+        await db.execute(
+            update(Room)
+            .where(Room.id == room.id, Room.appointment_id.is_(None))
+            .values(appointment_id=upcoming.id)
+            .execution_options(synchronize_session=False)
         )
-        skip = [a for a in ended if a is not None]
-        booked = await agenda.next_appointment(db, room.case_id, now, skip)
-        if booked is not None:
-            await db.execute(
-                update(Room)
-                .where(Room.id == room.id, Room.appointment_id.is_(None))
-                .values(appointment_id=booked.id)
-                .execution_options(synchronize_session=False)
-            )
-            return Opening(policy.opening(booked.starts_at, minutes), False)
-        return Opening(None, bool(ended))
-    appointment = await agenda.appointment(db, room.appointment_id)
-    start = appointment.starts_at if appointment is not None else None
-    return Opening(policy.opening(start, minutes), False)
+        return Opening(policy.opening(upcoming.starts_at, minutes), False)
+    return Opening(None, any_ended)
 
 
 async def do_live(db: AsyncSession, room_id: int, member_id: int, live: Live) -> MemberState:
@@ -174,7 +170,19 @@ async def do_chat(
     return chat_message(event, sender.get("session"))
 
 
-def chat_message(event: CaseEvent, session: str | None = None) -> dict[str, Any]:
+class ChatEvent(Protocol):
+    """A chat event of the timeline as chat_message reads it (a CaseEvent or a row of its
+    columns)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def at(self) -> datetime: ...
+
+
+def chat_message(event: ChatEvent, session: str | None = None) -> dict[str, Any]:
     data = event.data
     return {
         "id": event.id,
@@ -185,18 +193,26 @@ def chat_message(event: CaseEvent, session: str | None = None) -> dict[str, Any]
     }
 
 
-async def chat_history(db: AsyncSession, room: Room, me: MemberState) -> list[dict[str, Any]]:
+@functools.cache
+def _chat_query() -> Select[int, dict[str, Any], datetime]:
+    """The case's recent chat, built once (every join and admit reads it); `case_id`."""
+    return (
+        select(CaseEvent.id, CaseEvent.data, CaseEvent.at)
+        .where(CaseEvent.case_id == bindparam("case_id"), CaseEvent.kind == CHAT_KIND)
+        .order_by(CaseEvent.id.desc())
+        .limit(CHAT_SCAN)
+    )
+
+
+async def chat_history(
+    db: AsyncSession, room_id: int, case_id: int, me: MemberState
+) -> list[dict[str, Any]]:
     """The last CHAT_HISTORY messages of `me`'s sub-room that `me` could hear (hosts: all);
     none for a knock (read again when it is admitted)."""
     if me.admission != "admitted":
         return []
-    rows = await db.scalars(
-        select(CaseEvent)
-        .where(CaseEvent.case_id == room.case_id, CaseEvent.kind == CHAT_KIND)
-        .order_by(CaseEvent.id.desc())
-        .limit(CHAT_SCAN)
-    )
-    mine = [e for e in rows if heard(e.data, room.id, me)][:CHAT_HISTORY]
+    rows = await db.execute(_chat_query(), {"case_id": case_id})
+    mine = [e for e in rows if heard(e.data, room_id, me)][:CHAT_HISTORY]
     return [chat_message(e) for e in reversed(mine)]
 
 

@@ -12,7 +12,6 @@ from hashlib import sha256
 from typing import Any
 
 import jinja2
-import segno
 from aiohttp import web
 
 from app.db import sessionmaker_key, transaction
@@ -30,6 +29,7 @@ from documents.application import (
 from documents.case_documents import local_datetime
 from documents.models import ApplicationSignature, JointApplication
 from documents.pdf import seal_chars
+from documents.qr import qr_data_uri
 from documents.seal import seal_pdf
 from documents.sealed import org_seal, renderer_key
 
@@ -68,7 +68,7 @@ def application_html(
     verify_url: str,
     sealed_on: str,
 ) -> str:
-    qr = str(segno.make(verify_url, error="m").svg_data_uri(scale=4, border=0, nl=False))
+    qr = qr_data_uri(verify_url)
     doc = {"org_name": content["organization"], "case_number": content["case"]["number"]}
     return (
         _environment()

@@ -15,7 +15,6 @@ from hashlib import sha256
 from typing import Any
 
 import jinja2
-import segno
 from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +33,7 @@ from documents.archive import archive_at_closing
 from documents.case_documents import PARTY_KINDS, RENDER_JOB, outcome_document, unsealed
 from documents.models import CaseDocument
 from documents.pdf import seal_chars
+from documents.qr import qr_data_uri
 from documents.seal import seal_pdf
 from documents.sealed import org_seal, renderer_key
 
@@ -59,7 +59,7 @@ def _environment() -> jinja2.Environment:
 
 def document_html(document: CaseDocument, verify_url: str, sealed_on: str) -> str:
     """The printable page: everything inline (fonts by name, the QR code as a data URI)."""
-    qr = str(segno.make(verify_url, error="m").svg_data_uri(scale=4, border=0, nl=False))
+    qr = qr_data_uri(verify_url)
     template = _environment().get_template(TEMPLATES.get(document.kind, DEFAULT_TEMPLATE))
     return template.render(
         doc=document.content,

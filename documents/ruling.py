@@ -18,7 +18,6 @@ from hashlib import sha256
 from typing import Any
 
 import jinja2
-import segno
 from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +35,7 @@ from app.storage import keep_once, storage_key
 from documents.case_documents import local_date
 from documents.models import Agreement, CourtFiling
 from documents.pdf import format_date, seal_chars
+from documents.qr import qr_data_uri
 from documents.seal import seal_pdf
 from documents.sealed import SEXES_ZH, org_seal, renderer_key
 
@@ -144,7 +144,7 @@ def _environment() -> jinja2.Environment:
 
 def ruling_html(content: dict[str, Any], verify_url: str) -> str:
     """The printable ruling: everything inline (fonts by name, the QR code as a data URI)."""
-    qr = str(segno.make(verify_url, error="m").svg_data_uri(scale=4, border=0, nl=False))
+    qr = qr_data_uri(verify_url)
     return (
         _environment()
         .get_template(TEMPLATE)

@@ -268,9 +268,11 @@ async def _render_and_seal(
     started = time.perf_counter()
     sealed = await renderer.render_and_seal(doc, [attachment], key, app[settings_key].tsa_url)
     log.info(
-        "agreement %s rendered and sealed in %.0f ms; render worker peak RSS %d kB",
+        "agreement %s rendered and sealed in %.0f ms (%.0f ms of worker CPU); "
+        "render worker peak RSS %d kB",
         agreement.id,
         (time.perf_counter() - started) * 1000,
+        renderer.worker_cpu_ms,
         renderer.worker_peak_rss_kb,
     )
     return sealed

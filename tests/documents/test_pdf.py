@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import segno
 from pypdf import PdfReader
 
 from documents.pdf import (
@@ -218,6 +219,25 @@ def test_long_agreement_repeats_footer_on_every_page() -> None:
         assert "0123456789abcdef" in page
         assert f"第 {number} 页，共 {len(pages)} 页" in page
     assert "王秀兰" in pages[-1]  # the signature block comes last
+
+
+def test_every_page_prints_the_qr_code_of_the_verification_url() -> None:
+    doc = make_doc()
+    long = AgreementDoc(**{**doc.__dict__, "facts": "申请人与被申请人发生纠纷。" * 300})
+    reader = PdfReader(io.BytesIO(html_to_pdfa(agreement_html(long), ())))
+    assert len(reader.pages) >= 2
+    expected = segno.make(doc.verify_url, error="m", micro=False)
+    size = expected.symbol_size(border=0)
+    modules = bytes(0 if dark else 255 for row in expected.matrix for dark in row)
+    shared = set()
+    for page in reader.pages:
+        (qr,) = [i for i in page.images if i.image.size == size]
+        assert qr.image.mode == "L" and qr.image.tobytes() == modules  # one pixel per module
+        xobject = qr.indirect_reference.get_object()
+        # Not interpolated: printed as sharp squares (and PDF/A allows no other value).
+        assert xobject["/Interpolate"].value is False
+        shared.add(qr.indirect_reference.idnum)
+    assert len(shared) == 1  # one image, placed on every page
 
 
 async def test_renderer_pool_renders_and_closes() -> None:

@@ -35,10 +35,24 @@ async def test_render_and_seal_run_in_the_worker_and_workers_are_recycled(
     assert replaced != first
     assert renderer.renders == 1
     assert 50_000 < renderer.worker_peak_rss_kb < 4_000_000  # reported, and plausible (kB)
+    assert 10 < renderer.worker_cpu_ms < 60_000  # the worker's, not the parent's (it idles)
     assert "王秀兰" in pdf_text(sealed)
     loop = asyncio.get_running_loop()
     check = await loop.run_in_executor(None, verify_pdf, sealed, key.cert_pem)
     assert check.ok()
+
+
+async def test_renders_queued_while_a_worker_retires_all_finish() -> None:
+    # With Python 3.11's own max_tasks_per_child, a worker retiring while tasks wait in the
+    # queue leaves them waiting forever (with 50 tasks a worker, the 51st of a busy moment).
+    renderer = PdfRenderer(max_workers=1, max_tasks_per_child=2)
+    try:
+        pids = await asyncio.wait_for(
+            asyncio.gather(*(_worker_pid(renderer) for _ in range(6))), timeout=120
+        )
+    finally:
+        renderer.close()
+    assert len(set(pids)) == 3  # two tasks a worker, each in its turn
 
 
 async def test_a_page_stays_responsive_while_agreements_render(client, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pypdf import PdfReader
@@ -207,8 +207,8 @@ def test_garbage_trust_root_does_not_raise(sealed: bytes) -> None:
 
 def _issue(
     subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[str, ec.EllipticCurvePrivateKey],
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    issuer: tuple[str, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey],
     *,
     is_ca: bool,
 ) -> x509.Certificate:
@@ -256,6 +256,25 @@ def test_production_key_with_intermediate_chains_to_root(pdf: bytes) -> None:
     check = verify_pdf(seal_pdf(pdf, key), root.public_bytes(pem))
     assert check.ok(), check
     assert check.signer == ORG
+
+
+def test_a_large_key_with_long_names_fits_the_room_reserved_for_its_seal(pdf: bytes) -> None:
+    # The room for the CMS is computed from the key, not measured by a dummy signature: the
+    # largest parts (RSA-4096, a CA and a seal with names at X.520's limit) must still fit.
+    long_name = "江苏省苏州市吴江区松陵街道人民调解委员会"  # + "根": 63 of the 64 bytes allowed
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    seal_key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    ca = _issue(long_name + "根", ca_key, (long_name + "根", ca_key), is_ca=True)
+    leaf = _issue(long_name, seal_key, (long_name + "根", ca_key), is_ca=False)
+    pem = serialization.Encoding.PEM
+    key = load_key(
+        seal_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        leaf.public_bytes(pem) + ca.public_bytes(pem),
+    )
+    check = verify_pdf(seal_pdf(pdf, key), ca.public_bytes(pem))
+    assert check.ok(), check
 
 
 async def test_refuses_to_block_the_event_loop(sealed: bytes, key: SealKey) -> None:

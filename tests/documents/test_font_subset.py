@@ -1,0 +1,81 @@
+"""One HarfBuzz pass subsets each embedded font to the same bytes as WeasyPrint's two."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+import weasyprint
+from fontTools.ttLib import TTFont
+from pypdf import PdfReader
+from weasyprint.pdf import fonts
+
+from documents import font_subset
+from documents.pdf import EvidenceLine, agreement_html
+from tests.documents.test_pdf import make_doc
+
+# Every font the agreement prints with: Noto Serif CJK (regular, bold), Noto Sans CJK (the
+# seal), HanaMinB and BabelStone Han (rare characters of names), DejaVu Sans Mono (hashes).
+RARE_NAME = "王𪚥𠀀\U00030000"  # Extension B (HanaMinB), G (BabelStone Han)
+
+
+def embedded_fonts(pdf: bytes) -> dict[str, bytes]:
+    found = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            for descendant in font.get("/DescendantFonts", [font]):
+                descriptor = descendant.get_object()["/FontDescriptor"].get_object()
+                for key in ("/FontFile2", "/FontFile3"):
+                    if key in descriptor:
+                        found[str(font["/BaseFont"])] = descriptor[key].get_object().get_data()
+    return found
+
+
+def agreement_with_every_font() -> str:
+    doc = make_doc(terms=(f"被申请人{RARE_NAME}向申请人支付人民币伍佰元整",))
+    evidence = EvidenceLine(
+        name="王秀兰",
+        signed_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+        step_up="短信验证码 138****5678",
+        client="127.0.0.1 Mozilla/5.0",
+        session="会话 12",
+        version_hash=doc.version_hash,
+        image_sha256="cd" * 32,
+    )
+    return agreement_html(replace(doc, evidence=(evidence,)))
+
+
+def both_ways(html: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, bytes], ...]:
+    # Installed over the version it was checked with: a WeasyPrint upgrade fails here first.
+    assert font_subset.install()
+    ours = embedded_fonts(weasyprint.HTML(string=html).write_pdf())
+    with monkeypatch.context() as patch:
+        patch.setattr(fonts.Font, "_harfbuzz_subset", getattr(fonts.Font, font_subset.UPSTREAM))
+        upstream = embedded_fonts(weasyprint.HTML(string=html).write_pdf())
+    return ours, upstream
+
+
+def test_every_font_is_embedded_as_weasyprint_subsets_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    ours, upstream = both_ways(agreement_with_every_font(), monkeypatch)
+    families = " ".join(ours)
+    for family in ("Noto-Serif-CJK-SC", "Noto-Sans-CJK-SC", "HanaMinB", "BabelStone", "DejaVu"):
+        assert family in families, families
+    assert ours.keys() == upstream.keys()
+    for name, data in ours.items():
+        assert data == upstream[name], name
+
+
+def test_glyphs_kept_beyond_the_last_used_are_trimmed_as_weasyprint_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Here the headings' last bold glyph comes before the vertical form Noto keeps for "、":
+    # the one case where the second pass changes the font (63,028 glyphs → 44,044).
+    ours, upstream = both_ways(agreement_html(make_doc()), monkeypatch)
+    bold = next(name for name in ours if name.endswith("Noto-Serif-CJK-SC-Bold"))
+    assert TTFont(io.BytesIO(ours[bold]))["maxp"].numGlyphs < 60_000
+    assert ours.keys() == upstream.keys()
+    for name, data in ours.items():
+        assert data == upstream[name], name

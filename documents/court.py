@@ -24,7 +24,6 @@ from app.lifecycle import CaseStatus, advance
 from app.models import COURT_ROLES, Case, Organization, Party, StaffUser
 from app.notify import SMS_LOCALE, notify_parties, send_sms
 from app.settings import settings_key
-from documents import court_events
 from documents.application import (
     ALREADY_FILED,
     NOT_EFFECTIVE,
@@ -35,7 +34,7 @@ from documents.application import (
 from documents.court_clocks import WEEKENDS_ONLY, RestDays, filing_closes, last_day
 from documents.models import Agreement, CourtFiling
 from documents.packet import request_packet
-from documents.service import receipts_of
+from documents.service import parties_served
 from documents.services import require_mediator
 
 INBOX_SIZE = 50  # filings per page
@@ -142,7 +141,6 @@ async def do_file(
     await request_packet(db, filing)
     data = {"court": court.name, "basis": application.court_basis}
     await advance(db, case, CaseStatus.FILED, principal.key, data=data)
-    await court_events.push(db, filing, case, "filed")
     clerks = await db.scalars(
         select(StaffUser).where(
             StaffUser.org_id == court.id,
@@ -184,37 +182,38 @@ async def inbox_page(
     db: AsyncSession, principal: Principal, page: int = 1
 ) -> tuple[list[InboxItem], bool]:
     """One page of the court's filings, what waits for the viewer first, each by its statutory
-    clock, with the service of each ruling, and whether more pages follow: three statements
+    clock, with the service of each ruling, and whether more pages follow: two statements
     whatever the page size."""
     require_court_staff(principal)
     first = _FIRST[str(principal.role)]
     waiting = CourtFiling.status.in_(first)
-    rank = sql_case(
-        {status: n for n, status in enumerate(first)}, value=CourtFiling.status, else_=9
+    # The court's whole queue is ordered on the filings' narrow columns alone; only the page's
+    # rows are then joined to their cases.
+    queue = (
+        select(
+            CourtFiling.id,
+            sql_case(
+                {status: n for n, status in enumerate(first)}, value=CourtFiling.status, else_=9
+            ).label("rank"),
+            sql_case((waiting, CourtFiling.ruling_due_at)).label("due"),
+            sql_case((waiting, CourtFiling.filed_at)).label("filed"),
+        )
+        .where(CourtFiling.court_org_id == principal.org_id)
+        .order_by("rank", "due", "filed", CourtFiling.id.desc())
+        .limit(INBOX_SIZE + 1)
+        .offset((page - 1) * INBOX_SIZE)
+        .subquery()
     )
     rows = (
         await db.execute(
             select(CourtFiling, Case)
+            .join(queue, queue.c.id == CourtFiling.id)
             .join(Case, Case.id == CourtFiling.case_id)
-            .where(CourtFiling.court_org_id == principal.org_id)
-            .order_by(
-                rank,
-                sql_case((waiting, CourtFiling.ruling_due_at)),
-                sql_case((waiting, CourtFiling.filed_at)),
-                CourtFiling.id.desc(),
-            )
-            .limit(INBOX_SIZE + 1)
-            .offset((page - 1) * INBOX_SIZE)
+            .order_by(queue.c.rank, queue.c.due, queue.c.filed, CourtFiling.id.desc())
         )
     ).all()
     more, rows = len(rows) > INBOX_SIZE, rows[:INBOX_SIZE]
-    parties: dict[int, list[Party]] = {}
-    case_ids = {case.id for _filing, case in rows}
-    for party in await db.scalars(
-        select(Party).where(Party.case_id.in_(case_ids)).order_by(Party.id)
-    ):
-        parties.setdefault(party.case_id, []).append(party)
-    served = await receipts_of(db, (filing.id for filing, _case in rows))
+    parties, served = await parties_served(db, (filing for filing, _case in rows))
     items = [
         InboxItem(filing, case, parties.get(case.id, []), served.get(filing.id, {}))
         for filing, case in rows
@@ -238,15 +237,12 @@ async def load_filing(db: AsyncSession, principal: Principal, filing_id: int) ->
 
 
 async def filing_item(db: AsyncSession, principal: Principal, filing_id: int) -> InboxItem:
-    """One filing of the viewer's court as the inbox shows it: four statements."""
+    """One filing of the viewer's court as the inbox shows it: three statements."""
     filing = await load_filing(db, principal, filing_id)
     case = await db.get(Case, filing.case_id)
     assert case is not None
-    parties = list(
-        await db.scalars(select(Party).where(Party.case_id == case.id).order_by(Party.id))
-    )
-    served = await receipts_of(db, [filing.id])
-    return InboxItem(filing, case, parties, served.get(filing.id, {}))
+    parties, served = await parties_served(db, [filing])
+    return InboxItem(filing, case, parties.get(case.id, []), served.get(filing.id, {}))
 
 
 async def filing_of_case(db: AsyncSession, case_id: int) -> CourtFiling | None:

@@ -1,34 +1,28 @@
-"""The filing events a court's system is pushed (app/webhooks.py delivers them): filed,
-resubmitted after a supplement, withdrawn. The body names the filing and the case, not the
-parties: the system fetches the rest with its token, so a misdirected webhook leaks no one's
-personal data."""
+"""The events a court's system is pushed (app/webhooks.py delivers them):
+
+- `packet.ready`: a filing's packet, or a new version after a supplement, is assembled and
+  signed; sent once per packet, keyed by the packet's id, so the court learns of a filing when
+  there is something to fetch;
+- `filing.withdrawn`: the parties withdrew the application.
+
+The body names the filing, the packet and the case, not the parties: the system fetches the
+rest with its token, so a misdirected webhook leaks no one's personal data."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import webhooks
 from app.db import utcnow
 from app.models import Case
-from documents.models import CourtFiling
-
-EVENTS = ("filed", "resubmitted", "withdrawn")
+from documents.models import CourtFiling, CourtPacket
 
 
-def idempotency_key(filing: CourtFiling, event: str) -> str:
-    """`filing-<id>-<event>`; a resubmission can happen more than once, so it adds its time."""
-    key = f"filing-{filing.id}-{event}"
-    if event == "resubmitted" and filing.resubmitted_at is not None:
-        key += f"-{int(filing.resubmitted_at.timestamp() * 1000)}"
-    return key
-
-
-async def push(db: AsyncSession, filing: CourtFiling, case: Case, event: str) -> None:
-    """Queues the event for the filing's court, in the caller's transaction."""
-    assert event in EVENTS
-    key = idempotency_key(filing, event)
-    body = {
-        "event": f"filing.{event}",
+def _body(event: str, key: str, filing: CourtFiling, case: Case) -> dict[str, Any]:
+    return {
+        "event": event,
         "idempotency_key": key,
         "occurred_at": utcnow().isoformat(),
         "court_id": filing.court_org_id,
@@ -40,4 +34,26 @@ async def push(db: AsyncSession, filing: CourtFiling, case: Case, event: str) ->
         },
         "case": {"id": case.id, "number": case.number},
     }
+
+
+async def packet_ready(
+    db: AsyncSession, packet: CourtPacket, filing: CourtFiling, case: Case
+) -> None:
+    """Queues `packet.ready` in the transaction that recorded the packet (once per packet)."""
+    key = f"packet-{packet.id}"
+    body = _body("packet.ready", key, filing, case)
+    body["packet"] = {
+        "id": packet.id,
+        "version": packet.version,
+        "sha256": packet.sha256,
+        "size": packet.size,
+        "url": f"/api/v1/court/filings/{filing.id}/packet",
+    }
+    await webhooks.enqueue_event(db, filing.court_org_id, case.org_id, key, body)
+
+
+async def withdrawn(db: AsyncSession, filing: CourtFiling, case: Case) -> None:
+    """Queues `filing.withdrawn` in the withdrawal's transaction."""
+    key = f"filing-{filing.id}-withdrawn"
+    body = _body("filing.withdrawn", key, filing, case)
     await webhooks.enqueue_event(db, filing.court_org_id, case.org_id, key, body)

@@ -239,7 +239,6 @@ async def resubmit(
     await _move(db, filing, "filed", resubmitted_at=utcnow())
     await request_packet(db, filing)  # the court gets the supplemented packet as a new version
     _event(db, filing, "court_resubmitted", principal.key, note=text)
-    await court_events.push(db, filing, case, "resubmitted")
     await _text_court(
         db,
         filing,
@@ -360,7 +359,7 @@ async def withdraw(
     )
     case = await _case(db, filing)
     await advance(db, case, CaseStatus.SIGNED, principal.key, "court_withdrawn", {"note": text})
-    await court_events.push(db, filing, case, "withdrawn")
+    await court_events.withdrawn(db, filing, case)
     await notify_parties(db, case, WITHDRAWN_SMS)
     await _text_mediator(db, case, WITHDRAWN_SMS)
     await _text_court(db, filing, "court_clerk", WITHDRAWN_SMS)

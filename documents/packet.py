@@ -38,6 +38,7 @@ from app.factory_keys import executor_key
 from app.jobs import enqueue, register
 from app.models import Case, Organization
 from app.storage import Storage, keep_once, storage_key
+from documents import court_events
 from documents.models import (
     Agreement,
     CaseDocument,
@@ -318,7 +319,16 @@ async def _record(
             .values(sha256=digest, size=size, storage_key=location, assembled_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        # Only the recording transaction gets here, so the court is told once per packet.
+        recorded = await db.get(CourtPacket, packet.id, populate_existing=True)
+        filing = await db.get(CourtFiling, packet.filing_id)
+        assert recorded is not None and filing is not None
+        case = await db.get(Case, filing.case_id)
+        assert case is not None
+        await court_events.packet_ready(db, recorded, filing, case)
+        return True
 
 
 async def _job(app: web.Application, payload: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,20 +67,31 @@ async def record_receipt(db: AsyncSession, principal: Principal, filing: CourtFi
     return True
 
 
-async def receipts_of(
-    db: AsyncSession, filing_ids: Iterable[int]
-) -> dict[int, dict[int, datetime]]:
-    """When each party of each filing was served: {filing id: {party id: received at}}, in one
-    statement whatever the number of filings."""
-    ids = set(filing_ids)
+async def parties_served(
+    db: AsyncSession, filings: Iterable[CourtFiling]
+) -> tuple[dict[int, list[Party]], dict[int, dict[int, datetime]]]:
+    """The parties of each filing's case, and when each was served the filing's ruling:
+    ({case id: parties}, {filing id: {party id: received at}}), in one statement whatever the
+    number of filings."""
+    filings = list(filings)
+    parties: dict[int, list[Party]] = {}
     served: dict[int, dict[int, datetime]] = {}
-    if not ids:
-        return served
-    rows = await db.execute(
-        select(ServiceReceipt.filing_id, ServiceReceipt.party_id, ServiceReceipt.received_at)
-        .where(ServiceReceipt.filing_id.in_(ids))
-        .order_by(ServiceReceipt.id)
+    if not filings:
+        return parties, served
+    receipt = and_(
+        ServiceReceipt.party_id == Party.id,
+        ServiceReceipt.filing_id.in_({filing.id for filing in filings}),
     )
-    for filing_id, party_id, received_at in rows:
-        served.setdefault(filing_id, {})[party_id] = received_at
-    return served
+    rows = await db.execute(
+        select(Party, ServiceReceipt.filing_id, ServiceReceipt.received_at)
+        .outerjoin(ServiceReceipt, receipt)
+        .where(Party.case_id.in_({filing.case_id for filing in filings}))
+        .order_by(Party.id, ServiceReceipt.id)
+    )
+    for party, filing_id, received_at in rows:
+        listed = parties.setdefault(party.case_id, [])
+        if not listed or listed[-1] is not party:
+            listed.append(party)
+        if filing_id is not None:
+            served.setdefault(filing_id, {})[party.id] = received_at
+    return parties, served

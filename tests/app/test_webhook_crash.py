@@ -39,9 +39,9 @@ async def test_killed_workers_lose_no_delivery(app, client, database_url, tmp_pa
                 )
             )
             await db.flush()
-            keys = [f"filing-{n}-filed" for n in range(1, DELIVERIES + 1)]
+            keys = [f"packet-{n}" for n in range(1, DELIVERIES + 1)]
             for n, key in enumerate(keys, start=1):
-                body = {"event": "filing.filed", "idempotency_key": key, "filing": {"id": n}}
+                body = {"event": "packet.ready", "idempotency_key": key, "packet": {"id": n}}
                 assert await enqueue_event(db, court.id, centre.id, key, body)
 
         log = tmp_path / "worker.log"

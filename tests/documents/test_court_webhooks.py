@@ -1,5 +1,6 @@
 """Webhook push to a court system on both databases, against a real receiver on loopback that
-verifies the HMAC: filed, resubmitted and withdrawn arrive signed with one idempotency key each;
+verifies the HMAC: each packet (the filing's, then the supplemented version) is announced once
+it is assembled, keyed by the packet's id, and a withdrawal after it, each signed;
 a body changed by one byte is refused (401) and dead-lettered at once; 5xx and 429 are retried
 with backoff until the attempts run out; an admin re-queues a dead letter once however often
 they click, and only within their subtree."""
@@ -20,8 +21,8 @@ from app.jobs import run_pending
 from app.models import Case, CourtWebhook, Job, Organization, StaffUser
 from app.settings import ROOT
 from app.webhooks import KIND, RETRY, signature
-from documents import court_review
-from documents.models import CourtFiling
+from documents import court_review, packet
+from documents.models import CourtFiling, CourtPacket
 from tests.builders import filed, party_principals, staff
 from tests.court_receiver import Receiver, running_receiver, verified
 from tests.people import login
@@ -58,6 +59,8 @@ async def test_filing_events_reach_the_court_signed(app, client, demo) -> None:
     async with running_receiver(Receiver()) as receiver:
         await hook_up(client, app, demo, receiver)
         filing_id = await filed(app, demo)
+        assert await deliveries(app) == []  # nothing to fetch yet: the packet is not built
+        await run_pending(app)  # assembles packet 1, which queues and sends its event
         async with transaction(app) as db:
             filing = await db.get(CourtFiling, filing_id)
             assert filing is not None
@@ -67,7 +70,7 @@ async def test_filing_events_reach_the_court_signed(app, client, demo) -> None:
             await court_review.review(db, clerk, filing, "supplement", note="请补充身份证明")
             mediator = staff(demo, "mediator", "mediator", "town")
             await court_review.resubmit(db, mediator, case, filing, "已补充")
-            resubmitted_at = filing.resubmitted_at
+        await run_pending(app)  # packet 2
         (party, *_rest) = await party_principals(app, case.id)
         async with transaction(app) as db:
             filing = await db.get(CourtFiling, filing_id)
@@ -77,25 +80,55 @@ async def test_filing_events_reach_the_court_signed(app, client, demo) -> None:
         assert [job.org_id for job in queued] == [case.org_id] * 3  # the filing side's org
         started = int(time.time())
         await run_pending(app)
+        async with app[sessionmaker_key]() as db:
+            packets = list(
+                await db.scalars(
+                    select(CourtPacket)
+                    .where(CourtPacket.filing_id == filing_id)
+                    .order_by(CourtPacket.version)
+                )
+            )
 
-    assert resubmitted_at is not None
-    stamp = int(resubmitted_at.timestamp() * 1000)
-    keys = [
-        f"filing-{filing_id}-filed",
-        f"filing-{filing_id}-resubmitted-{stamp}",
-        f"filing-{filing_id}-withdrawn",
-    ]
+    assert [p.version for p in packets] == [1, 2]
+    keys = [f"packet-{packets[0].id}", f"packet-{packets[1].id}", f"filing-{filing_id}-withdrawn"]
     assert list(receiver.registered) == keys and not receiver.duplicates and not receiver.refused
     events = [receiver.registered[k]["event"] for k in keys]
-    assert events == ["filing.filed", "filing.resubmitted", "filing.withdrawn"]
-    body = receiver.registered[keys[0]]
-    assert body["filing"]["id"] == filing_id and body["court_id"] == demo["org:court"]
-    assert body["case"] == {"id": case.id, "number": case.number}
-    assert "parties" not in body  # no personal data is pushed
-    for headers in receiver.headers:
+    assert events == ["packet.ready", "packet.ready", "filing.withdrawn"]
+    for made, key in zip(packets, keys, strict=False):
+        body = receiver.registered[key]
+        assert body["packet"] == {
+            "id": made.id,
+            "version": made.version,
+            "sha256": made.sha256,
+            "size": made.size,
+            "url": f"/api/v1/court/filings/{filing_id}/packet",
+        }
+        assert body["filing"]["id"] == filing_id and body["court_id"] == demo["org:court"]
+        assert body["case"] == {"id": case.id, "number": case.number}
+        assert "parties" not in body  # no personal data is pushed
+    for headers in receiver.headers[-1:]:
         assert abs(int(headers["X-Mediation-Timestamp"]) - started) <= 5
+    for headers in receiver.headers:
         assert headers["X-Mediation-Signature"].startswith("sha256=")
     assert [job.status for job in await deliveries(app)] == ["done"] * 3
+
+
+async def test_a_packet_recorded_twice_is_announced_once(app, client, demo) -> None:
+    """Two assemblies of one packet racing (a job run again after its worker died): one
+    records the packet and queues its event, the other finds it recorded."""
+    async with running_receiver(Receiver()) as receiver:
+        await hook_up(client, app, demo, receiver)
+        filing_id = await filed(app, demo)
+        async with app[sessionmaker_key]() as db:
+            packet_id = await db.scalar(
+                select(CourtPacket.id).where(CourtPacket.filing_id == filing_id)
+            )
+        assert packet_id is not None
+        outcomes = await asyncio.gather(*(packet.assemble(app, packet_id) for _ in range(4)))
+        assert sorted(outcomes) == [False, False, False, True]
+        await run_pending(app)
+    assert list(receiver.registered) == [f"packet-{packet_id}"]
+    assert [job.status for job in await deliveries(app)] == ["done"]
 
 
 def test_the_receiver_s_check_refuses_one_changed_byte() -> None:
@@ -111,9 +144,11 @@ async def test_a_tampered_body_is_refused_and_dead_lettered_then_requeued_once(
 ) -> None:
     async with running_receiver(Receiver(tamper=True)) as receiver:
         await hook_up(client, app, demo, receiver)
-        filing_id = await filed(app, demo)
+        await filed(app, demo)
         await run_pending(app)
         (job,) = await deliveries(app)
+        key = job.payload["key"]
+        assert key.startswith("packet-")
         assert receiver.refused == 1 and receiver.registered == {}
         assert (job.status, job.attempts) == ("dead", 1)  # a 401 does not get better by retrying
         assert job.last_error is not None and "HTTP 401" in job.last_error
@@ -122,9 +157,9 @@ async def test_a_tampered_body_is_refused_and_dead_lettered_then_requeued_once(
         listed = await client.get("/api/v1/admin/dead-letters", headers=admin)
         assert listed.status == 200, await listed.text()
         (letter,) = (await listed.json())["dead_letters"]
-        assert letter["id"] == job.id and letter["event"] == "filing.filed"
+        assert letter["id"] == job.id and letter["event"] == "packet.ready"
         assert letter["court"] == "吴江区人民法院" and letter["attempts"] == 1
-        assert letter["idempotency_key"] == f"filing-{filing_id}-filed"
+        assert letter["idempotency_key"] == key
         await login(client, "admin")
         page = await client.get("/admin/court-systems")
         assert f'data-letter="{job.id}"' in await page.text()
@@ -163,7 +198,7 @@ async def test_a_tampered_body_is_refused_and_dead_lettered_then_requeued_once(
 
         receiver.tamper = False
         await run_pending(app)
-    assert list(receiver.registered) == [f"filing-{filing_id}-filed"]
+    assert list(receiver.registered) == [key]
     assert [job.status for job in await deliveries(app)] == ["done"]
 
 
@@ -175,6 +210,7 @@ async def test_server_errors_are_retried_with_backoff_until_the_attempts_run_out
         await filed(app, demo)
         for attempt, status in enumerate((503, 429, 408), start=1):
             before = utcnow()
+            # The first run also assembles the packet, which queues the event.
             await run_pending(app)
             (job,) = await deliveries(app)
             assert (job.status, job.attempts) == ("pending", attempt)
@@ -191,11 +227,12 @@ async def test_server_errors_are_retried_with_backoff_until_the_attempts_run_out
             await db.execute(update(Job).values(status="done"))
         await filed(app, demo)
         receiver.failures = [500] * 3
+        await run_pending(app)  # the packet, and its event's first failed attempt
         async with transaction(app) as db:
             await db.execute(
                 update(Job)
                 .where(Job.kind == KIND, Job.status == "pending")
-                .values(attempts=RETRY.max_attempts - 1)
+                .values(attempts=RETRY.max_attempts - 1, run_after=utcnow())
             )
         await run_pending(app)
     (_first, job) = await deliveries(app)
@@ -230,7 +267,11 @@ async def test_the_documented_receiver_accepts_deliveries_and_refuses_forgeries(
             hook.url = f"http://127.0.0.1:{port}/hooks/mediation"
         filing_id = await filed(app, demo)
         await run_pending(app)
-        assert example["seen"] == {f"filing-{filing_id}-filed"}
+        async with app[sessionmaker_key]() as db:
+            packet_id = await db.scalar(
+                select(CourtPacket.id).where(CourtPacket.filing_id == filing_id)
+            )
+        assert example["seen"] == {f"packet-{packet_id}"}
         assert [job.status for job in await deliveries(app)] == ["done"]
         async with client.session.post(
             f"http://127.0.0.1:{port}/hooks/mediation",

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, func, inspect, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db import utcnow
 from app.models import Case, CaseEvent
@@ -37,6 +37,24 @@ def event_hash(prev_hash: str | None, ev: CaseEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+HELD = "audit_held_case_locks"  # session.info: cases whose row this transaction has written
+
+
+def holds_case_lock(session: Session, case_id: int) -> None:
+    """Notes that the session's transaction holds the case row's lock (it updated the row or
+    selected it FOR UPDATE), so adding events to that case needs no second lock statement."""
+    session.info.setdefault(HELD, set()).add(case_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_held_locks(session: Session, transaction: SessionTransaction) -> None:
+    # The transaction's end, or any savepoint's: a rolled-back savepoint may have released
+    # what it took. Forgetting too much costs a lock statement; too little would fork the
+    # chain. (A flush's own inner transaction ends too, and changes nothing.)
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(HELD, None)
+
+
 def _lock_cases(session: Session, case_ids: list[int]) -> None:
     # The same lock as app.db.lock_row, for every case of the flush in one statement, in id order
     # (two flushes never take the same cases' locks crosswise).
@@ -53,21 +71,24 @@ def _lock_cases(session: Session, case_ids: list[int]) -> None:
         )
 
 
+_NEWEST = (
+    select(func.max(CaseEvent.id))
+    .where(CaseEvent.case_id.in_(bindparam("case_ids", expanding=True)))
+    .where(CaseEvent.hash.is_not(None))
+    .group_by(CaseEvent.case_id)
+)
+_LATEST_HASHES = select(CaseEvent.case_id, CaseEvent.hash).where(CaseEvent.id.in_(_NEWEST))
+
+
 def _latest_hashes(session: Session, case_ids: list[int]) -> dict[int, str]:
-    newest = (
-        select(func.max(CaseEvent.id))
-        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.hash.is_not(None))
-        .group_by(CaseEvent.case_id)
-    )
-    rows = session.execute(
-        select(CaseEvent.case_id, CaseEvent.hash).where(CaseEvent.id.in_(newest))
-    )
+    rows = session.execute(_LATEST_HASHES, {"case_ids": case_ids})
     return {case_id: digest for case_id, digest in rows if digest}
 
 
 @event.listens_for(Session, "before_flush")
 def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
-    """Two statements per flush that adds events, however many cases they belong to."""
+    """Two statements per flush that adds events, however many cases they belong to; one when
+    the transaction already holds the cases' locks."""
     new = [obj for obj in session.new if isinstance(obj, CaseEvent) and obj.hash is None]
     if not new:
         return
@@ -75,7 +96,9 @@ def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
     for ev in sorted(new, key=lambda obj: inspect(obj).insert_order or 0):
         by_case[ev.case_id].append(ev)
     case_ids = sorted(by_case)
-    _lock_cases(session, case_ids)
+    held = session.info.get(HELD, set())
+    if unlocked := [case_id for case_id in case_ids if case_id not in held]:
+        _lock_cases(session, unlocked)
     latest = _latest_hashes(session, case_ids)
     for case_id in case_ids:
         prev = latest.get(case_id)

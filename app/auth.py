@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -138,57 +140,85 @@ async def revoke_party_access(db: AsyncSession, party_ids: list[int]) -> Revoked
     return Revoked(tuple(f"party:{party_id}" for party_id in party_ids), tuple(sessions))
 
 
+@functools.cache
+def _session_query() -> Select[*tuple[Any, ...]]:
+    """A session and its person in one statement, built once (every request with a cookie
+    runs it; building a statement costs more than SQLite takes to run it). Columns, not rows:
+    the principal needs a few of them."""
+    return (
+        select(
+            WebSession.id,
+            WebSession.kind,
+            WebSession.revoked_at,
+            WebSession.expires_at,
+            WebSession.csrf_token,
+            StaffUser.id.label("staff_id"),
+            StaffUser.role,
+            StaffUser.org_id,
+            StaffUser.display_name,
+            StaffUser.active,
+            Party.id.label("party_id"),
+            Party.case_id,
+            Party.name,
+        )
+        .outerjoin(StaffUser, StaffUser.id == WebSession.staff_id)
+        .outerjoin(Party, Party.id == WebSession.party_id)
+        .where(WebSession.token_hash == bindparam("token_hash"))
+    )
+
+
 async def principal_from_session(db: AsyncSession, token: str) -> Principal | None:
-    row = await db.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+    row = (await db.execute(_session_query(), {"token_hash": token_hash(token)})).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     if row.kind == "staff" and row.staff_id is not None:
-        user = await db.get(StaffUser, row.staff_id)
-        if user is None or not user.active:
-            return None
-        return _staff_principal(user, session_id=row.id, csrf=row.csrf_token)
-    if row.kind == "party" and row.party_id is not None:
-        party = await db.get(Party, row.party_id)
-        if party is None:
+        if not row.active:
             return None
         return Principal(
+            kind="staff",
+            staff_id=row.staff_id,
+            role=row.role,
+            org_id=row.org_id,
+            name=row.display_name,
+            session_id=row.id,
+            csrf_token=row.csrf_token,
+        )
+    if row.kind == "party" and row.party_id is not None:
+        return Principal(
             kind="party",
-            party_id=party.id,
-            case_id=party.case_id,
-            name=party.name,
+            party_id=row.party_id,
+            case_id=row.case_id,
+            name=row.name,
             session_id=row.id,
             csrf_token=row.csrf_token,
         )
     return None
 
 
-def _staff_principal(
-    user: StaffUser,
-    *,
-    session_id: int | None = None,
-    csrf: str | None = None,
-    via_api: bool = False,
-) -> Principal:
+_TOKEN_OWNER = (
+    select(StaffUser)
+    .join(ApiToken, ApiToken.staff_id == StaffUser.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        StaffUser.active.is_(True),
+    )
+)
+
+
+async def principal_from_api_token(db: AsyncSession, token: str) -> Principal | None:
+    """The token's active staff member, in one statement (every API request pays it)."""
+    user = await db.scalar(_TOKEN_OWNER, {"token_hash": token_hash(token)})
+    if user is None:
+        return None
     return Principal(
         kind="staff",
         staff_id=user.id,
         role=user.role,
         org_id=user.org_id,
         name=user.display_name,
-        session_id=session_id,
-        csrf_token=csrf,
-        via_api=via_api,
+        via_api=True,
     )
-
-
-async def principal_from_api_token(db: AsyncSession, token: str) -> Principal | None:
-    row = await db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-    if row is None or row.revoked_at is not None:
-        return None
-    user = await db.get(StaffUser, row.staff_id)
-    if user is None or not user.active:
-        return None
-    return _staff_principal(user, via_api=True)
 
 
 async def create_api_token(db: AsyncSession, staff_id: int, name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import DateTime, MetaData, event, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -61,6 +63,7 @@ def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        _queue_writers(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
@@ -74,6 +77,50 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+WRITER = "sqlite_writer"  # Connection.info: "writing", then "ending" once COMMIT is under way
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")  # where the driver opens a transaction
+WRITER_WAIT = 30.0  # seconds, as busy_timeout
+
+
+def _queue_writers(sync_engine: Engine) -> None:
+    """SQLite runs one writer at a time, and its own wait (busy_timeout) sleeps and polls: a
+    writer that found the database locked sleeps up to 100 ms after it was freed, while newer
+    ones keep winning. The engine's writers queue here instead, first come first served, from
+    their first write until their COMMIT or ROLLBACK has run: the turn is handed on when the
+    connection goes back to the pool (a session's does at once) or begins its next
+    transaction. Other processes (`python -m app worker`) still meet SQLite's own wait; after
+    WRITER_WAIT seconds a writer goes on to meet it too."""
+    lock = asyncio.Lock()
+
+    def take(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if WRITER not in conn.info and statement.lstrip()[:6].upper() in _WRITES:
+            if not lock.locked():
+                await_only(lock.acquire())  # free: taken at once
+            else:
+                try:
+                    await_only(asyncio.wait_for(lock.acquire(), WRITER_WAIT))
+                except TimeoutError:
+                    return
+            conn.info[WRITER] = "writing"
+
+    def ending(conn: Connection) -> None:
+        # Before the driver's COMMIT or ROLLBACK: the turn is handed on once it has run.
+        if conn.info.get(WRITER) == "writing":
+            conn.info[WRITER] = "ending"
+
+    def hand_on(info: dict[Any, Any]) -> None:
+        if info.pop(WRITER, None):
+            lock.release()
+
+    event.listen(sync_engine, "before_cursor_execute", take)
+    event.listen(sync_engine, "commit", ending)
+    event.listen(sync_engine, "rollback", ending)
+    event.listen(sync_engine, "begin", lambda conn: hand_on(conn.info))
+    # Back in the pool, or dropped (an error, a cancelled task): whatever its state.
+    event.listen(sync_engine.pool, "checkin", lambda _dbapi, record: hand_on(record.info))
+    event.listen(sync_engine.pool, "invalidate", lambda _dbapi, record, _e: hand_on(record.info))
 
 
 engine_key = web.AppKey("engine", AsyncEngine)

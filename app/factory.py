@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from app.logs import configure_logging
 from app.middleware import MIDDLEWARES
 from app.settings import Settings, settings_key
 from app.startup import check_settings
+from app.tasks import cancel_and_wait
 
 MAX_BODY = 2 * 1024 * 1024  # signatures are small PNGs; nothing larger is uploaded yet
 
@@ -84,9 +84,7 @@ async def _executor(app: web.Application) -> AsyncIterator[None]:
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(worker_loop(app))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 
 
 logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

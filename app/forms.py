@@ -50,6 +50,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)  # immutable: built once
+
+
 def _lone_surrogate(value: Any) -> bool:
     """Whether any string in a parsed JSON value (keys too) holds a lone surrogate."""
     pending = [value]
@@ -69,7 +72,12 @@ def _lone_surrogate(value: Any) -> bool:
 def strict_json(text: str | bytes) -> Any:
     """json.loads that refuses duplicate keys and lone surrogates (ValueError; RecursionError
     when nested deeply). A paired surrogate escape decodes to one character and passes."""
-    value = json.loads(text, object_pairs_hook=_no_duplicates)
+    if isinstance(text, bytes):
+        value = json.loads(text, object_pairs_hook=_no_duplicates)
+    else:
+        value = _DECODER.decode(text)
+        if text.isascii() and "\\u" not in text:
+            return value  # no escape, no raw surrogate: nothing to look for (the common case)
     if _lone_surrogate(value):
         raise ValueError("lone surrogate in a JSON string")
     return value

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,14 +66,16 @@ def fingerprint(method: str, path: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_RECORD = select(IdempotencyRecord).where(
+    IdempotencyRecord.principal == bindparam("principal"),
+    IdempotencyRecord.key == bindparam("key"),
+)
+
+
 async def _lookup(
     db: AsyncSession, principal: str, key: str, request_hash: str
 ) -> StoredResponse | None:
-    record = await db.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
-        )
-    )
+    record = await db.scalar(_RECORD, {"principal": principal, "key": key})
     if record is None:
         return None
     if record.request_hash != request_hash:
@@ -98,6 +100,9 @@ async def run(
         async with transaction(app) as db:
             status, body = await action(db)
         return StoredResponse(status, body)
+    # The lookup has a connection of its own, returned before the effect's transaction starts:
+    # the action may need a second one for a moment (`app.otp.verify_code`), and a request that
+    # held one while waiting for another could, under load, leave every request waiting.
     async with app[sessionmaker_key]() as db:
         stored = await _lookup(db, principal, key, request_hash)
     if stored is not None:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import audit as _audit  # noqa: F401  (chains every case event as it is flushed)
+from app.audit import holds_case_lock  # importing it chains every case event as it is flushed
 from app.errors import Conflict
 from app.i18n import N_
 from app.models import Case, CaseEvent
@@ -95,6 +95,14 @@ async def advance(
     """Moves `case` from the status it was read with to `target`, setting `values` on the same
     row, and records the event `event` (default: the target's name). Raises Conflict when the
     table forbids the move or another transaction moved the case first."""
+    source = await move(db, case, target, **values)
+    record_move(db, case, source, target, actor, event, data, public=public)
+
+
+async def move(db: AsyncSession, case: Case, target: CaseStatus, **values: Any) -> str:
+    """`advance` without its event, for a use case that records the event once it knows all
+    of the event's data: the caller must then call `record_move` in the same transaction.
+    Returns the status the case left."""
     source = case.status
     if not allowed(source, target):
         raise Conflict(NOT_ALLOWED)
@@ -106,9 +114,24 @@ async def advance(
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(CHANGED_MEANWHILE)
+    holds_case_lock(db.sync_session, case.id)
     set_committed_value(case, "status", str(target))
     for name, value in values.items():
         set_committed_value(case, name, value)
+    return source
+
+
+def record_move(
+    db: AsyncSession,
+    case: Case,
+    source: str,
+    target: CaseStatus,
+    actor: str,
+    event: str | None = None,
+    data: dict[str, Any] | None = None,
+    *,
+    public: bool = True,
+) -> None:
     db.add(
         CaseEvent(
             case_id=case.id,

@@ -62,20 +62,7 @@ async def locale_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    authorization = request.headers.get("Authorization", "")
-    cookie = request.cookies.get(auth.SESSION_COOKIE)
-    principal = None
-    if authorization.startswith("Bearer ") or cookie:
-        async with request.app[sessionmaker_key]() as db:
-            if authorization.startswith("Bearer "):
-                bearer = authorization[7:].strip()
-                principal = await auth.principal_from_api_token(db, bearer)
-                if principal is None:
-                    principal = await court_systems.principal_from_court_token(db, bearer)
-                if principal is None:
-                    raise NotAuthenticated("The API token is missing, wrong or revoked.")
-            elif cookie:
-                principal = await auth.principal_from_session(db, cookie)
+    principal = await _principal(request)
     request[auth.principal_rkey] = principal or auth.ANONYMOUS
     if principal is not None and principal.kind == "court_system":
         resource = request.match_info.route.resource
@@ -83,6 +70,25 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
             raise PermissionDenied(N_("A court system's token reaches only the court API."))
     await check_csrf(request)
     return await handler(request)
+
+
+async def _principal(request: web.Request) -> auth.Principal | None:
+    """Who sent the request (its own function: the database session it opens must not stay
+    referenced by the middleware's frame, which lives as long as a WebSocket does)."""
+    authorization = request.headers.get("Authorization", "")
+    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    if not (authorization.startswith("Bearer ") or cookie):
+        return None
+    async with request.app[sessionmaker_key]() as db:
+        if authorization.startswith("Bearer "):
+            bearer = authorization[7:].strip()
+            principal = await auth.principal_from_api_token(db, bearer)
+            if principal is None:
+                principal = await court_systems.principal_from_court_token(db, bearer)
+            if principal is None:
+                raise NotAuthenticated("The API token is missing, wrong or revoked.")
+            return principal
+        return await auth.principal_from_session(db, cookie or "")
 
 
 @web.middleware

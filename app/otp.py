@@ -96,8 +96,9 @@ async def verify_code(
     expired, already used or locked. The attempt is spent and committed in a transaction of its
     own (`sessions`), so a wrong guess counts even though the caller's transaction rolls back;
     the code is marked used in the caller's transaction `db`, together with what it unlocks.
-    Call it before `db` writes anything: on SQLite the attempt's own transaction would wait for
-    the caller's write lock."""
+    Call it before `db` has run anything: the attempt's transaction takes a second pool
+    connection for a moment (requests each holding one while they wait for another could take
+    the whole pool), and on SQLite it would wait for the caller's write lock."""
     now = now or utcnow()
     async with sessions() as own, own.begin():
         row = await own.scalar(

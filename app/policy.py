@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import BindParameter, Select, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -15,7 +15,7 @@ from app.models import COURT_ROLES, ROLES, Case, CaseStaff, Organization
 CASE_NOT_FOUND = N_("This case does not exist or you may not see it.")
 
 
-def subtree_query(org_id: int) -> Select[tuple[int]]:
+def subtree_query(org_id: int | BindParameter[int]) -> Select[tuple[int]]:
     """SELECT of the organisation's id and every id below it (a town sees its villages)."""
     tree = select(Organization.id).where(Organization.id == org_id).cte("tree", recursive=True)
     tree = tree.union_all(select(Organization.id).where(Organization.parent_id == tree.c.id))
@@ -134,8 +134,20 @@ async def _filed_with_court(db: AsyncSession, case_id: int, court_org_id: int | 
     return row.first() is not None
 
 
+_OFFICE_CASE = select(Case, Case.org_id.in_(subtree_query(bindparam("org_id")))).where(
+    Case.id == bindparam("case_id")
+)
+
+
 async def load_case(db: AsyncSession, principal: Principal, case_id: int) -> Case:
     """The case, or NotFound — the same answer whether it is missing or forbidden."""
+    if principal.kind == "staff" and principal.role in COORDINATING and principal.org_id:
+        # The office's staff see their subtree's cases: the row and that check in one statement.
+        values = {"case_id": case_id, "org_id": principal.org_id}
+        row = (await db.execute(_OFFICE_CASE, values)).first()
+        if row is None or not row[1]:
+            raise NotFound(CASE_NOT_FOUND)
+        return row[0]
     case = await db.get(Case, case_id)
     if case is None or not await can_view_case(db, principal, case):
         raise NotFound(CASE_NOT_FOUND)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.models import Appointment
@@ -20,11 +21,11 @@ class Booked:
     ends_at: datetime
 
 
-async def next_appointment(
-    db: AsyncSession, case_id: int, now: datetime, skip: Collection[int] = ()
-) -> Booked | None:
-    """The case's earliest booked appointment that has not ended by `now`, leaving out `skip`
-    (appointments whose session already took place)."""
+def next_booked(case_id: Any, now: Any, held: Any = ()) -> Select[int, datetime, datetime]:
+    """The query behind `next_appointment`: the id, start and end of the case's earliest booked
+    appointment not ended by `now`, leaving out `held` (ids, or a subquery of ids). `case_id`
+    and `now` may be a column and a bound parameter, so that another feature can read it
+    inside its own statement."""
     query = (
         select(Appointment.id, Appointment.starts_at, Appointment.ends_at)
         .where(
@@ -34,10 +35,19 @@ async def next_appointment(
         )
         .order_by(Appointment.starts_at, Appointment.id)
         .limit(1)
+        .correlate_except(Appointment)  # inside another statement: its own appointments
     )
-    if skip:
-        query = query.where(Appointment.id.not_in(list(skip)))
-    row = (await db.execute(query)).first()
+    if not isinstance(held, Collection) or held:
+        query = query.where(Appointment.id.not_in(held))
+    return query
+
+
+async def next_appointment(
+    db: AsyncSession, case_id: int, now: datetime, skip: Collection[int] = ()
+) -> Booked | None:
+    """The case's earliest booked appointment that has not ended by `now`, leaving out `skip`
+    (appointments whose session already took place)."""
+    row = (await db.execute(next_booked(case_id, now, list(skip)))).first()
     return Booked(row.id, row.starts_at, row.ends_at) if row is not None else None
 
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, literal_column, select, update
@@ -58,25 +59,34 @@ async def take(db: AsyncSession, days: Mapping[date, Sequence[int]]) -> None:
     day's first appointment inserts its row at 1 (a maximum of 0 never gets here: the slot
     check finds such a day full), a later one raises the row only while under the maximum,
     and only the rows written come back."""
-    insert = postgresql.insert if dialect_of(db) == "postgresql" else sqlite.insert
+    upsert = _upsert(dialect_of(db))
+    for day, staff_ids in days.items():
+        rows = [{"staff_id": staff_id, "day": day, "booked": 1} for staff_id in staff_ids]
+        # Several rows (a panel) go out as one multi-row INSERT (SQLAlchemy's insertmanyvalues).
+        written = await db.scalars(upsert, rows)
+        if len(written.all()) != len(staff_ids):
+            raise Conflict(DAY_FULL)
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str) -> Any:
+    """The counter's upsert, built once per dialect (a request binds its rows only)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # The target row by name: SQLAlchemy does not correlate a subquery inside ON CONFLICT, and
     # would otherwise add staff_days to the subquery's FROM.
     target: Any = literal_column(f"{StaffDay.__tablename__}.staff_id")
     most = (
         select(BookingProfile.daily_max).where(BookingProfile.staff_id == target).scalar_subquery()
     )
-    for day, staff_ids in days.items():
-        rows = [{"staff_id": staff_id, "day": day, "booked": 1} for staff_id in staff_ids]
-        statement = insert(StaffDay).values(rows)
-        written = await db.scalars(
-            statement.on_conflict_do_update(
-                index_elements=[StaffDay.staff_id, StaffDay.day],
-                set_={"booked": StaffDay.booked + 1},
-                where=StaffDay.booked < func.coalesce(most, NO_MAXIMUM),
-            ).returning(StaffDay.staff_id)
+    return (
+        insert(StaffDay)
+        .on_conflict_do_update(
+            index_elements=[StaffDay.staff_id, StaffDay.day],
+            set_={"booked": StaffDay.booked + 1},
+            where=StaffDay.booked < func.coalesce(most, NO_MAXIMUM),
         )
-        if len(written.all()) != len(staff_ids):
-            raise Conflict(DAY_FULL)
+        .returning(StaffDay.staff_id)
+    )
 
 
 async def give_back(db: AsyncSession, days: Mapping[date, Sequence[int]]) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, any_, bindparam, cast, func, select
+from sqlalchemy import Integer, String, any_, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,6 +100,29 @@ def _days(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((end - start).days + 3)]
 
 
+@dataclass(frozen=True)
+class ProfileRow:
+    """A person's booking profile as read with them elsewhere (the booking's members), so the
+    search need not read it again."""
+
+    timezone: str
+    buffer_minutes: int
+    daily_max: int | None
+
+
+PROFILE_COLUMNS = (
+    BookingProfile.staff_id,
+    BookingProfile.timezone,
+    BookingProfile.buffer_minutes,
+    BookingProfile.daily_max,
+)
+
+
+def profile_of(staff_id: int | None, *values: Any) -> ProfileRow | None:
+    """PROFILE_COLUMNS of an outer join: None when the person has no profile row."""
+    return None if staff_id is None else ProfileRow(*values)
+
+
 async def _load(
     db: AsyncSession,
     ids: Collection[int],
@@ -107,10 +130,16 @@ async def _load(
     horizon: datetime,
     rng: Range,
     ignore: int | None = None,
+    profiles: Mapping[int, ProfileRow | None] | None = None,
 ) -> dict[int, Person]:
     people = {staff_id: Person() for staff_id in ids}
     days = _days(start, horizon)
-    await _profiles(db, ids, people)
+    if profiles is None:
+        await _profiles(db, ids, people)
+    else:
+        for staff_id, known in profiles.items():
+            if known is not None and staff_id in people:
+                _set_profile(people[staff_id], known)
     await _weekly(db, ids, people, days, rng)
     offs = await _exceptions(db, ids, days, people, rng)
     await _windows(db, ids, people, start, horizon, rng)
@@ -122,18 +151,14 @@ async def _load(
 
 async def _profiles(db: AsyncSession, ids: Collection[int], people: dict[int, Person]) -> None:
     conn = await db.connection()
-    for profile in await _all(
-        conn,
-        select(
-            BookingProfile.staff_id,
-            BookingProfile.timezone,
-            BookingProfile.buffer_minutes,
-            BookingProfile.daily_max,
-        ).where(among(db, BookingProfile.staff_id, ids)),
-    ):
-        person = people[profile.staff_id]
-        person.timezone, person.daily_max = profile.timezone, profile.daily_max
-        person.buffer = cell_count(profile.buffer_minutes)
+    reads = _reads(dialect_of(db))
+    for row in await _all(conn, reads.profiles, {"ids": reads.ids(ids)}):
+        _set_profile(people[row.staff_id], ProfileRow(*row[1:]))
+
+
+def _set_profile(person: Person, profile: ProfileRow) -> None:
+    person.timezone, person.daily_max = profile.timezone, profile.daily_max
+    person.buffer = cell_count(profile.buffer_minutes)
 
 
 async def _weekly(
@@ -141,15 +166,8 @@ async def _weekly(
 ) -> None:
     rules: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
     conn = await db.connection()
-    for rule in await _all(
-        conn,
-        select(
-            AvailabilityRule.staff_id,
-            AvailabilityRule.weekday,
-            AvailabilityRule.start_minute,
-            AvailabilityRule.end_minute,
-        ).where(among(db, AvailabilityRule.staff_id, ids)),
-    ):
+    reads = _reads(dialect_of(db))
+    for rule in await _all(conn, reads.rules, {"ids": reads.ids(ids)}):
         rules[rule.staff_id].append((rule.weekday, rule.start_minute, rule.end_minute))
     for staff_id, own in rules.items():
         _open_weekly(people[staff_id], own, days, rng)
@@ -165,14 +183,9 @@ async def _windows(
 ) -> None:
     """One-off windows (the `availability` table, kept from before weekly rules existed)."""
     conn = await db.connection()
-    for window in await _all(
-        conn,
-        select(Availability.staff_id, Availability.starts_at, Availability.ends_at).where(
-            among(db, Availability.staff_id, ids),
-            Availability.starts_at < horizon,
-            Availability.ends_at > start,
-        ),
-    ):
+    reads = _reads(dialect_of(db))
+    values = {"ids": reads.ids(ids), "start": start, "horizon": horizon}
+    for window in await _all(conn, reads.windows, values):
         people[window.staff_id].open |= rng.span(
             cell_ceil(window.starts_at), cell_floor(window.ends_at)
         )
@@ -242,20 +255,9 @@ async def _exceptions(
     apply after every window is open."""
     offs: dict[int, int] = defaultdict(int)
     conn = await db.connection()
-    for row in await _all(
-        conn,
-        select(
-            AvailabilityException.staff_id,
-            AvailabilityException.day,
-            AvailabilityException.kind,
-            AvailabilityException.start_minute,
-            AvailabilityException.end_minute,
-        ).where(
-            among(db, AvailabilityException.staff_id, ids),
-            AvailabilityException.day >= days[0],
-            AvailabilityException.day <= days[-1],
-        ),
-    ):
+    reads = _reads(dialect_of(db))
+    values = {"ids": reads.ids(ids), "first_day": days[0], "last_day": days[-1]}
+    for row in await _all(conn, reads.exceptions, values):
         person = people[row.staff_id]
         mask = rng.span(*_day_cells(person.timezone, row.day, row.start_minute, row.end_minute))
         if row.kind == "extra":
@@ -280,27 +282,11 @@ async def _claims(
     conn = await db.connection()
     claimed: dict[int, int] = defaultdict(int)
     base = rng.base
-    cell = cell_number(db, SlotClaim.cell_start)
+    reads = _reads(dialect_of(db))
+    values = {"ids": reads.ids(ids), "low": low, "high": high, "ignore": ignore or -1}
     # A claim's cells are consecutive (the session and its buffer, or a duty session): one row
     # per appointment or duty session. Only appointments count towards the daily maximum.
-    for staff_id, appointment_id, _, first, last in await _all(
-        conn,
-        select(
-            SlotClaim.staff_id,
-            SlotClaim.appointment_id,
-            SlotClaim.duty_session_id,
-            func.min(cell),
-            func.max(cell),
-        )
-        .where(
-            among(db, SlotClaim.staff_id, ids),
-            SlotClaim.cell_start >= low,
-            SlotClaim.cell_start < high,
-            # NULL for a duty session's cells, which never stand aside
-            func.coalesce(SlotClaim.appointment_id, 0) != (ignore or -1),
-        )
-        .group_by(SlotClaim.staff_id, SlotClaim.appointment_id, SlotClaim.duty_session_id),
-    ):
+    for staff_id, appointment_id, _, first, last in await _all(conn, reads.claims, values):
         claimed[staff_id] |= _span_from(first - base, last + 1 - base)
         if count_days and appointment_id is not None:
             first_of[(staff_id, appointment_id)] = first
@@ -312,27 +298,89 @@ async def _claims(
             person.starts_by_day[_day_of_cell(cell, person.timezone)] += 1
 
 
-def among(db: AsyncSession, column: Any, ids: Collection[int]) -> Any:
-    """`column IN ids` with the ids as ONE parameter (a PostgreSQL array, a JSON text read by
+@dataclass(frozen=True)
+class _Reads:
+    """The five reads of `_load`, built once per dialect: a request only binds its values
+    (building a statement and its cache key cost more CPU than running it)."""
+
+    dialect: str
+    profiles: Any
+    rules: Any
+    exceptions: Any
+    windows: Any
+    claims: Any
+
+    def ids(self, ids: Collection[int]) -> Any:
+        """The value of the `ids` parameter (see `_among`)."""
+        return list(ids) if self.dialect == "postgresql" else json.dumps(list(ids))
+
+
+def _among(dialect: str, column: Any) -> Any:
+    """`column IN :ids` with the ids as ONE parameter (a PostgreSQL array, a JSON text read by
     SQLite's json_each): a list of a thousand ids is then not compiled into a thousand
     placeholders on every request."""
-    values = list(ids)
-    if dialect_of(db) == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
-    listed = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(Integer)))
+    listed = func.json_each(bindparam("ids", type_=String)).table_valued("value")
     return column.in_(select(listed.c.value))
 
 
-async def _all(conn: Any, statement: Any) -> Sequence[Any]:
+@lru_cache(maxsize=4)
+def _reads(dialect: str) -> _Reads:
+    cell = cell_number(dialect, SlotClaim.cell_start)
+    return _Reads(
+        dialect,
+        profiles=select(*PROFILE_COLUMNS).where(_among(dialect, BookingProfile.staff_id)),
+        rules=select(
+            AvailabilityRule.staff_id,
+            AvailabilityRule.weekday,
+            AvailabilityRule.start_minute,
+            AvailabilityRule.end_minute,
+        ).where(_among(dialect, AvailabilityRule.staff_id)),
+        exceptions=select(
+            AvailabilityException.staff_id,
+            AvailabilityException.day,
+            AvailabilityException.kind,
+            AvailabilityException.start_minute,
+            AvailabilityException.end_minute,
+        ).where(
+            _among(dialect, AvailabilityException.staff_id),
+            AvailabilityException.day >= bindparam("first_day"),
+            AvailabilityException.day <= bindparam("last_day"),
+        ),
+        windows=select(Availability.staff_id, Availability.starts_at, Availability.ends_at).where(
+            _among(dialect, Availability.staff_id),
+            Availability.starts_at < bindparam("horizon"),
+            Availability.ends_at > bindparam("start"),
+        ),
+        claims=select(
+            SlotClaim.staff_id,
+            SlotClaim.appointment_id,
+            SlotClaim.duty_session_id,
+            func.min(cell),
+            func.max(cell),
+        )
+        .where(
+            _among(dialect, SlotClaim.staff_id),
+            SlotClaim.cell_start >= bindparam("low"),
+            SlotClaim.cell_start < bindparam("high"),
+            # NULL for a duty session's cells, which never stand aside
+            func.coalesce(SlotClaim.appointment_id, 0) != bindparam("ignore"),
+        )
+        .group_by(SlotClaim.staff_id, SlotClaim.appointment_id, SlotClaim.duty_session_id),
+    )
+
+
+async def _all(conn: Any, statement: Any, values: dict[str, Any]) -> Sequence[Any]:
     """Core rows fetched at once: thousands of rows, no ORM and no driver round trip per row."""
-    return (await conn.execute(statement)).all()
+    return (await conn.execute(statement, values)).all()
 
 
-def cell_number(db: AsyncSession, column: Any) -> Any:
+def cell_number(dialect: str, column: Any) -> Any:
     """The cell number (30-minute steps since 2000-01-01 UTC) of a UTC timestamp column, in SQL:
     integers cross the driver much faster than datetimes."""
     epoch_cell = int(EPOCH.timestamp()) // (CELL_MINUTES * 60)
-    if dialect_of(db) == "postgresql":
+    if dialect == "postgresql":
         epoch = func.extract("epoch", column)
         return cast(func.floor(epoch / (CELL_MINUTES * 60)), Integer) - epoch_cell
     unix = cast(func.strftime("%s", column), Integer)
@@ -454,17 +502,18 @@ async def examine(
     *,
     now: datetime | None = None,
     ignore: int | None = None,
+    profiles: Mapping[int, ProfileRow | None] | None = None,
 ) -> tuple[str | None, dict[int, Person]]:
     """Why these people cannot all be booked for this slot: "past", "unavailable" (outside
     their availability), "full" (daily maximum reached) or "taken" (claimed, or too close to
     another session); None when they can; and the people as read (time zones, buffers). The
     claims' unique key is what holds under concurrency; this check gives the clear message
-    first."""
+    first. `profiles`: the people's profiles when the caller has read them (one read less)."""
     length = minutes // CELL_MINUTES
     rng, horizon = _range(starts_at, starts_at + CELL, now or utcnow(), length)
     if not rng.starts & 1:
         return "past", {}
-    people = await _load(db, sorted(set(staff_ids)), starts_at, horizon, rng, ignore)
+    people = await _load(db, sorted(set(staff_ids)), starts_at, horizon, rng, ignore, profiles)
     need = rng.span(rng.base, rng.base + length)
     reasons = set()
     for person in people.values():

@@ -12,18 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.audit import holds_case_lock
 from app.auth import Principal
 from app.db import dialect_of, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.i18n import N_
 from app.jobs import enqueue_all
-from app.lifecycle import CaseStatus, advance
+from app.lifecycle import CaseStatus, advance, move, record_move
 from app.models import Case, CaseStaff, Organization, Party, StaffUser
 from app.policy import (
     NOT_ALLOWED,
@@ -40,8 +41,8 @@ from app.settings import Settings
 from booking import day_load, invitations
 from booking.forms import BAD_MINUTES
 from booking.invitations import Invitation
-from booking.models import Appointment, AppointmentMember, SlotClaim
-from booking.search import examine
+from booking.models import Appointment, AppointmentMember, BookingProfile, SlotClaim
+from booking.search import PROFILE_COLUMNS, ProfileRow, examine, profile_of
 from booking.slots import CELL, CELL_MINUTES, cell_count, is_aligned, valid_length
 
 BOOKABLE_ROLES = ("mediator", "expert")
@@ -148,29 +149,35 @@ async def load_bookable(db: AsyncSession, principal: Principal, staff_id: int) -
     return person
 
 
+_BOOKABLE = (
+    select(StaffUser.id, StaffUser.display_name, *PROFILE_COLUMNS)
+    .outerjoin(BookingProfile, BookingProfile.staff_id == StaffUser.id)
+    .where(
+        StaffUser.id.in_(bindparam("ids", expanding=True)),
+        StaffUser.org_id.in_(subtree_query(bindparam("org_id"))),
+        StaffUser.role.in_(BOOKABLE_ROLES),
+        StaffUser.active.is_(True),
+    )
+)
+
+
 async def _members(
     db: AsyncSession, principal: Principal, mediator_id: int, expert_ids: Sequence[int]
-) -> tuple[Member, ...]:
+) -> tuple[tuple[Member, ...], dict[int, ProfileRow | None]]:
+    """The people to book, if the principal may book them, with their booking profiles (the
+    slot check then need not read them)."""
     wanted = [mediator_id, *dict.fromkeys(e for e in expert_ids if e != mediator_id)]
     if len(wanted) > MAX_EXPERTS + 1:
         raise ValidationFailed({"expert_ids": N_("A panel has at most five experts.")})
-    rows = {
-        person.id: person
-        for person in await db.scalars(
-            select(StaffUser).where(
-                StaffUser.id.in_(wanted),
-                StaffUser.org_id.in_(subtree_query(principal.org_id or 0)),
-                StaffUser.role.in_(BOOKABLE_ROLES),
-                StaffUser.active.is_(True),
-            )
-        )
-    }
+    values = {"ids": wanted, "org_id": principal.org_id or 0}
+    rows = {row[0]: row for row in await db.execute(_BOOKABLE, values)}
     if set(wanted) - set(rows):
         raise NotFound(NO_SUCH_MEDIATOR)
-    return tuple(
-        Member(staff_id, rows[staff_id].display_name, "mediator" if i == 0 else "expert")
+    members = tuple(
+        Member(staff_id, rows[staff_id][1], "mediator" if i == 0 else "expert")
         for i, staff_id in enumerate(wanted)
     )
+    return members, {staff_id: profile_of(*row[2:]) for staff_id, row in rows.items()}
 
 
 def check_time(starts_at: datetime, minutes: int, now: datetime) -> None:
@@ -193,9 +200,12 @@ async def check_free(
     *,
     now: datetime,
     moving: int | None = None,
+    profiles: Mapping[int, ProfileRow | None] | None = None,
 ) -> dict[int, day_load.Profile]:
     """Refuses a slot the people cannot take; their time zones and buffers when they can."""
-    reason, people = await examine(db, staff_ids, starts_at, minutes, now=now, ignore=moving)
+    reason, people = await examine(
+        db, staff_ids, starts_at, minutes, now=now, ignore=moving, profiles=profiles
+    )
     if reason == "taken":
         raise Conflict(TAKEN)
     if reason is not None:
@@ -226,9 +236,10 @@ async def check_booking(
         raise Conflict("Please register the case before booking an appointment.")
     if case.status not in SCHEDULABLE:
         raise Conflict("This case can no longer be scheduled.")
-    members = await _members(db, principal, mediator_id, expert_ids)
+    members, profiles = await _members(db, principal, mediator_id, expert_ids)
     check_time(starts_at, minutes, now)
-    people = await check_free(db, [m.staff_id for m in members], starts_at, minutes, now=now)
+    staff_ids = [m.staff_id for m in members]
+    people = await check_free(db, staff_ids, starts_at, minutes, now=now, profiles=profiles)
     return BookingPlan(case, members, starts_at, minutes, people)
 
 
@@ -275,6 +286,7 @@ async def _lock_case(db: AsyncSession, case: Case) -> None:
         .returning(Case.status)
         .execution_options(synchronize_session=False)
     )
+    holds_case_lock(db.sync_session, case.id)
     set_committed_value(case, "status", status)
 
 
@@ -294,12 +306,26 @@ async def queue_notices(db: AsyncSession, appointment: Appointment, change: str)
     await enqueue_all(db, jobs)
 
 
+async def _schedule(db: AsyncSession, plan: BookingPlan) -> str:
+    """The booking's first write: the case row, moved to "scheduled" (an UPDATE even when it
+    already reads so, which locks the row and, on SQLite, takes the write lock before any other
+    write). From the status the check read; when another transaction changed it meanwhile (a
+    concurrent booking, a cancellation), the row is locked, re-read and moved from there if the
+    case is still schedulable. Returns the status it left."""
+    mediator = plan.mediator.staff_id
+    try:
+        return await move(db, plan.case, CaseStatus.SCHEDULED, mediator_id=mediator)
+    except Conflict:
+        await _lock_case(db, plan.case)
+        if plan.case.status not in SCHEDULABLE:
+            raise Conflict("This case can no longer be scheduled.") from None
+        return await move(db, plan.case, CaseStatus.SCHEDULED, mediator_id=mediator)
+
+
 async def do_book(
     db: AsyncSession, settings: Settings, principal: Principal, plan: BookingPlan
 ) -> Booked:
-    await _lock_case(db, plan.case)
-    if plan.case.status not in SCHEDULABLE:
-        raise Conflict("This case can no longer be scheduled.")
+    source = await _schedule(db, plan)
     staff_ids = [m.staff_id for m in plan.members]
     people = plan.people
     appointment = Appointment(
@@ -323,11 +349,10 @@ async def do_book(
         ],
     )
     await _join_team(db, plan.case, plan.members, principal)
-    # An explicit UPDATE even when the case already reads "scheduled": a cancellation that
-    # committed meanwhile may have set it back, and this UPDATE waits for its row lock.
-    await advance(
+    record_move(
         db,
         plan.case,
+        source,
         CaseStatus.SCHEDULED,
         principal.key,
         "booked",
@@ -338,7 +363,6 @@ async def do_book(
             "mediator": plan.mediator.name,
             "experts": [m.name for m in plan.members[1:]],
         },
-        mediator_id=plan.mediator.staff_id,
     )
     await queue_notices(db, appointment, "booked")
     return Booked(appointment, plan.members)

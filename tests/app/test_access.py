@@ -94,3 +94,48 @@ async def test_staff_of_another_organisation_cannot_see_the_case(app, client, de
     async with app[__import__("app.db", fromlist=["x"]).sessionmaker_key]() as db:
         assert await db.scalar(select(func.count()).select_from(Case)) == 1
         assert await db.scalar(select(func.count()).select_from(Party)) == 2
+
+
+async def test_an_api_token_stops_working_when_revoked_or_its_owner_leaves(app, client, demo):
+    from sqlalchemy import update
+
+    from app.auth import create_api_token
+    from app.db import utcnow
+    from app.models import ApiToken, StaffUser
+
+    async with transaction(app) as db:
+        kept = await create_api_token(db, demo["user:coordinator"], "kept")
+        revoked = await create_api_token(db, demo["user:coordinator"], "revoked")
+        leaver = await create_api_token(db, demo["user:mediator"], "leaver")
+        await db.execute(
+            update(ApiToken).where(ApiToken.name == "revoked").values(revoked_at=utcnow())
+        )
+        await db.execute(
+            update(StaffUser).where(StaffUser.id == demo["user:mediator"]).values(active=False)
+        )
+    for token, status in ((kept, 200), (revoked, 401), (leaver, 401)):
+        response = await client.get(
+            "/api/v1/mediators", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status == status, token
+
+
+async def test_an_office_sees_the_cases_of_its_subtree_only(app, client, demo):
+    from app.auth import create_api_token
+
+    (village_case,) = await applications(app, demo["org:village"])
+    (district_case,) = await applications(app, demo["org:district"])
+    async with transaction(app) as db:
+        town = await create_api_token(db, demo["user:coordinator"], "town")
+        district = await create_api_token(db, demo["user:admin"], "district")
+    for token, case_id, status in (
+        (town, demo["case"], 200),
+        (town, village_case, 200),
+        (town, district_case, 404),
+        (town, 999999, 404),
+        (district, village_case, 200),
+    ):
+        response = await client.get(
+            f"/cases/{case_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status == status, (token == town, case_id)

@@ -76,3 +76,38 @@ async def test_one_flush_chains_events_of_several_cases(app, demo) -> None:
     for case_id in (first, second):
         chain = [ev for ev in await events(app) if ev.case_id == case_id]
         assert [ev.prev_hash for ev in chain[1:]] == [ev.hash for ev in chain[:-1]]
+
+
+async def test_a_case_lock_taken_by_a_status_move_serves_only_its_own_transaction(app, demo):
+    """advance() locks the case row, so its event needs no second lock; the next transaction
+    of the same session holds nothing and must lock again."""
+    from sqlalchemy import event
+
+    from app.db import engine_key
+    from app.lifecycle import CaseStatus, advance
+    from app.models import Case
+
+    locks: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if "FOR UPDATE" in statement or "SET id=cases.id" in statement:
+            locks.append(statement)
+
+    engine = app[engine_key].sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with app[sessionmaker_key]() as db:
+            async with db.begin():
+                case = await db.get(Case, demo["case"])
+                assert case is not None and case.status == "applied"
+                await advance(db, case, CaseStatus.REGISTERED, "test")
+                await db.flush()
+            assert locks == []
+            async with db.begin():
+                await record_event(db, demo["case"], "note", "test")
+                await db.flush()
+            assert len(locks) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    chain = [ev for ev in await events(app) if ev.case_id == demo["case"]]
+    assert verify_chain(chain) is None and chain[-1].prev_hash == chain[-2].hash

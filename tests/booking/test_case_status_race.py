@@ -65,3 +65,41 @@ async def test_cancel_racing_a_new_booking_leaves_a_consistent_case(app, client,
             )
         assert booked == [current]
         assert case is not None and case.status == "scheduled", (hour, case and case.status)
+
+
+async def test_concurrent_bookings_of_one_case_all_land_and_the_timeline_says_from_what(
+    app, client, registered
+):
+    """Each booking moves the case from the status its check read; one that finds the case
+    moved meanwhile by another booking locks it, re-reads it and moves from there."""
+    from app.models import CaseEvent
+
+    headers = await bearer(app, registered["user:coordinator"])
+    hours = [9, 10, 11, 14, 15, 16]
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                URL,
+                json={
+                    "case_id": registered["case"],
+                    "mediator_id": registered["user:mediator"],
+                    "starts_at": tomorrow_at(hour).isoformat(),
+                    "minutes": 30,
+                },
+                headers=headers,
+            )
+            for hour in hours
+        )
+    )
+    assert [r.status for r in responses] == [201] * len(hours)
+    async with app[sessionmaker_key]() as db:
+        case = await db.get(Case, registered["case"])
+        booked = list(
+            await db.scalars(
+                select(CaseEvent.data).where(
+                    CaseEvent.case_id == registered["case"], CaseEvent.kind == "booked"
+                )
+            )
+        )
+    assert case is not None and case.status == "scheduled"
+    assert sorted(data["from"] for data in booked) == ["registered"] + ["scheduled"] * 5

@@ -255,3 +255,34 @@ async def test_a_double_tap_on_the_form_books_one_place(app, client, demo):
     wrong = await post_form(client, "/clinic", full_form)
     assert wrong.status == 400 and 'id="phone_code-error"' in await wrong.text()
     assert await count(app, DutyPlace) == 1
+
+
+async def test_a_booking_holds_one_pool_connection_at_a_time(app, client, demo):
+    """A request that held a connection while it waited for a second could, 200 at once, take
+    the whole pool and wait for ever (CI saw it): the code's own transaction and the lookup of
+    the idempotency key each have the pool to themselves."""
+    session_id = await duty_session(app, demo, tomorrow_at(9))
+    phone = "13900000009"
+    codes = await codes_for(app, [phone])
+    pool = app[engine_key].sync_engine.pool
+    held, most = 0, 0
+
+    def out(*_args: object) -> None:
+        nonlocal held, most
+        held += 1
+        most = max(most, held)
+
+    def back(*_args: object) -> None:
+        nonlocal held
+        held -= 1
+
+    event.listen(pool, "checkout", out)
+    event.listen(pool, "checkin", back)
+    body = {"session_id": session_id, "name": "测试", "phone": phone, "phone_code": codes[phone]}
+    try:
+        booked = await client.post(PLACES, json=body, headers={"Idempotency-Key": "k1"})
+        assert booked.status == 201, await booked.text()
+    finally:
+        event.remove(pool, "checkout", out)
+        event.remove(pool, "checkin", back)
+    assert most == 1

@@ -93,3 +93,34 @@ async def test_migration_0010_counts_the_appointments_already_booked(app, client
         await connection.run_sync(down)
     await upgrade(app[engine_key])
     assert await day_counts(app) == before
+
+
+async def test_a_panels_day_counters_are_raised_together_or_not_at_all(app, registered):
+    """One upsert for the whole panel's day: when one member's day is full, nobody's counter
+    moves; when all have room, each rises by one."""
+    import pytest
+
+    from app.errors import Conflict
+    from booking import day_load
+
+    mediator, expert = registered["user:mediator"], registered["user:expert"]
+    day = (tomorrow_at(9) + timedelta(days=2)).date()
+    await set_daily_max(app, expert, 1)
+    async with transaction(app) as db:
+        db.add(StaffDay(staff_id=expert, day=day, booked=1))
+    with pytest.raises(Conflict):
+        async with transaction(app) as db:
+            await day_load.take(db, {day: [mediator, expert]})
+    assert await day_counts(app) == [1]
+    async with transaction(app) as db:
+        await day_load.take(db, {day: [mediator]})
+        await day_load.take(db, {day + timedelta(days=1): [mediator, expert]})
+    async with app[sessionmaker_key]() as db:
+        rows = await db.execute(select(StaffDay.staff_id, StaffDay.day, StaffDay.booked))
+        counters = {(staff_id, on): booked for staff_id, on, booked in rows}
+    assert counters == {
+        (expert, day): 1,
+        (mediator, day): 1,
+        (mediator, day + timedelta(days=1)): 1,
+        (expert, day + timedelta(days=1)): 1,
+    }

@@ -25,6 +25,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from app.settings import settings_key
+from app.tasks import cancel_and_wait
 
 log = logging.getLogger("rooms.bus")
 
@@ -167,10 +168,7 @@ class RedisBus(Bus):
 
     async def close(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if self._mine and self._redis is not None:
             with contextlib.suppress(RedisError):
                 for (room_id, _session), entry in list(self._mine.items()):

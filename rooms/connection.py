@@ -28,6 +28,7 @@ from app.auth import current
 from app.db import transaction, utcnow
 from app.errors import NotFound
 from app.settings import settings_key
+from app.tasks import cancel_and_wait
 from rooms import arrival, audience, policy, services, session
 from rooms.bus import Event, bus_key
 from rooms.commands import COMMANDS
@@ -339,15 +340,17 @@ class Connection:
 
     async def stop_writer(self) -> None:
         assert self.writer is not None
-        if self.kicked is None:
-            if not self.closing:
-                self.closing = True
-                self.put(Close(1000))
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self.writer), self.limits.close_timeout + 1)
-        self.writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.writer
+        try:
+            if self.kicked is None:
+                if not self.closing:
+                    self.closing = True
+                    self.put(Close(1000))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(self.writer), self.limits.close_timeout + 1
+                    )
+        finally:
+            await cancel_and_wait(self.writer)
         if not self.ws.closed:
             code = CLOSE_CODES.get(self.kicked or "", 1000)
             with contextlib.suppress(Exception):

@@ -100,9 +100,6 @@ async def run(
         async with transaction(app) as db:
             status, body = await action(db)
         return StoredResponse(status, body)
-    # The lookup has a connection of its own, returned before the effect's transaction starts:
-    # the action may need a second one for a moment (`app.otp.verify_code`), and a request that
-    # held one while waiting for another could, under load, leave every request waiting.
     async with app[sessionmaker_key]() as db:
         stored = await _lookup(db, principal, key, request_hash)
     if stored is not None:

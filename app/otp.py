@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.errors import Conflict, TooManyRequests, UserError
@@ -84,7 +84,6 @@ async def issue_code(
 
 async def verify_code(
     db: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     purpose: str,
     subject: str,
@@ -93,35 +92,35 @@ async def verify_code(
     now: datetime | None = None,
 ) -> PhoneCode:
     """The verified code row (its id and time are evidence), or UserError / Conflict when wrong,
-    expired, already used or locked. The attempt is spent and committed in a transaction of its
-    own (`sessions`), so a wrong guess counts even though the caller's transaction rolls back;
-    the code is marked used in the caller's transaction `db`, together with what it unlocks.
-    Call it before `db` has run anything: the attempt's transaction takes a second pool
-    connection for a moment (requests each holding one while they wait for another could take
-    the whole pool), and on SQLite it would wait for the caller's write lock."""
+    expired, already used or locked. The attempt is spent in the caller's transaction `db` by a
+    conditional UPDATE, which also holds the code's row (PostgreSQL) or the database (SQLite)
+    until `db` ends, so concurrent guesses are counted one after the other. A wrong guess
+    commits `db` before raising, so it counts although the caller then rolls back: call this
+    before `db` writes anything. A right one marks the code used in `db`, together with what it
+    unlocks. One connection throughout: a request never waits for a second while holding one."""
     now = now or utcnow()
-    async with sessions() as own, own.begin():
-        row = await own.scalar(
-            select(PhoneCode)
-            .where(PhoneCode.purpose == purpose, PhoneCode.subject == subject)
-            .order_by(PhoneCode.id.desc())
-            .limit(1)
-        )
-        if row is None or row.verified_at is not None or row.expires_at <= now:
-            raise UserError(WRONG_CODE)
-        spent = await own.execute(
-            update(PhoneCode)
-            .where(PhoneCode.id == row.id, PhoneCode.attempts < settings.otp_attempts)
-            .values(attempts=PhoneCode.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        code_id, code_hash = row.id, row.code_hash
+    row = await db.scalar(
+        select(PhoneCode)
+        .where(PhoneCode.purpose == purpose, PhoneCode.subject == subject)
+        .order_by(PhoneCode.id.desc())
+        .limit(1)
+    )
+    if row is None or row.verified_at is not None or row.expires_at <= now:
+        raise UserError(WRONG_CODE)
+    code_id, code_hash = row.id, row.code_hash
+    spent = await db.execute(
+        update(PhoneCode)
+        .where(PhoneCode.id == code_id, PhoneCode.attempts < settings.otp_attempts)
+        .values(attempts=PhoneCode.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(LOCKED)
     candidate = code.strip()
     if not (candidate.isdigit() and len(candidate) == CODE_LENGTH) or not hmac.compare_digest(
         _digest(settings, candidate), code_hash
     ):
+        await db.commit()
         raise UserError(WRONG_CODE)
     used = await db.execute(
         update(PhoneCode)

@@ -46,11 +46,11 @@ async def send_code(request: web.Request, purpose: str, subject: str, phone: str
 async def verify(
     request: web.Request, db: AsyncSession, purpose: str, subject: str, code: str
 ) -> int:
-    """Spends one attempt on `code` (committed on its own) and marks it used in `db`; raises
-    UserError or Conflict (locked) when it is wrong; returns the code's id (evidence). Call
-    before `db` writes anything."""
+    """Spends one attempt on `code` and marks it used in `db`; raises UserError or Conflict
+    (locked) when it is wrong, a wrong guess committed (see `verify_code`); returns the code's
+    id (evidence). Call before `db` writes anything."""
     app = request.app
-    row = await verify_code(db, app[sessionmaker_key], app[settings_key], purpose, subject, code)
+    row = await verify_code(db, app[settings_key], purpose, subject, code)
     return row.id
 
 

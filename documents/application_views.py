@@ -115,9 +115,7 @@ async def sign(request: web.Request) -> web.StreamResponse:
     async with transaction(app) as db:
         row, _case = await _application_and_case(db, principal, _id(request))
         await application.check_may_sign(db, principal, row, asked.version_hash)
-        step_up = await ceremony.check_step_up(
-            db, app[sessionmaker_key], app[settings_key], principal, row, asked.code
-        )
+        step_up = await ceremony.check_step_up(db, app[settings_key], principal, row, asked.code)
         evidence = await signing_request.evidence(db, principal, request, step_up)
         await application.do_sign(db, principal, row, asked.version_hash, asked.png, evidence)
         status = row.status

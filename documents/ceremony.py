@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.db import lock_row, utcnow
@@ -117,7 +117,6 @@ class StepUp:
 
 async def check_step_up(
     db: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     principal: Principal,
     document: Signable,
@@ -131,7 +130,7 @@ async def check_step_up(
     if not isinstance(code, str) or not code.strip():
         raise UserError(NO_CODE)
     subject = code_subject(document, principal.key)
-    row: PhoneCode = await verify_code(db, sessions, settings, PURPOSE, subject, code)
+    row: PhoneCode = await verify_code(db, settings, PURPOSE, subject, code)
     verified = row.verified_at or utcnow()
     return StepUp(row.id, mask_phone(row.phone), row.created_at.isoformat(), verified.isoformat())
 

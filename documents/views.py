@@ -209,7 +209,7 @@ async def sign(request: web.Request) -> web.StreamResponse:
         agreement, _case = await _agreement_and_case(db, principal, _int(request, "agreement_id"))
         await services.check_may_sign(db, principal, agreement, asked.version_hash)
         step_up = await ceremony.check_step_up(
-            db, app[sessionmaker_key], app[settings_key], principal, agreement, asked.code
+            db, app[settings_key], principal, agreement, asked.code
         )
         evidence = await signing_request.evidence(db, principal, request, step_up)
         await services.do_sign(db, principal, agreement, asked.version_hash, asked.png, evidence)

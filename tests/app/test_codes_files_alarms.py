@@ -35,7 +35,7 @@ async def _issue(app: web.Application, subject: str = "party:1", **kw) -> str:
 async def _verify(app: web.Application, code: str, subject: str = "party:1") -> str:
     try:
         async with transaction(app) as db:
-            await verify_code(db, app[sessionmaker_key], app[settings_key], "sign", subject, code)
+            await verify_code(db, app[settings_key], "sign", subject, code)
         return "ok"
     except UserError:
         return "wrong"

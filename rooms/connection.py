@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -58,6 +59,22 @@ class TokenBucket:
             return False
         self.tokens -= 1
         return True
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, unfragmented, uncompressed WebSocket text frame (RFC 6455, 5.2): what a
+    server sends on a socket without permessage-deflate (room_socket never offers it)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return _FRAME_16(0x81, 126, n) + payload
+    return _FRAME_64(0x81, 127, n) + payload
+
+
+_FRAME_16 = struct.Struct("!BBH").pack
+_FRAME_64 = struct.Struct("!BBQ").pack
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ class Connection:
         "room_state",
         "session",
         "subscribed",
+        "transport",
         "wake",
         "writer",
         "ws",
@@ -137,6 +155,7 @@ class Connection:
         # it waits on when there is nothing to send (an asyncio.Queue is 3 KB per socket).
         self.outbox: list[str | Close] = []
         self.wake: asyncio.Future[None] | None = None
+        self.transport = request.transport  # for put's direct writes
         self.bucket = TokenBucket(limits.rate, limits.burst)
         self.members: dict[int, MemberState] | None = None  # None until the snapshot is in
         self.hosted: frozenset[str] = frozenset()  # sub-rooms with a host online (of members)
@@ -387,7 +406,21 @@ class Connection:
         return True
 
     def put(self, item: str | Close) -> bool:
-        """Queues for the writer; False when the queue is full."""
+        """Sends at once when nothing waits before it; else queues for the writer, False when
+        the queue is full."""
+        if (
+            type(item) is str
+            and self.wake is not None
+            and not self.wake.done()  # the writer is parked: it holds nothing, nothing queued
+            and not self.ws.closed
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and not self.transport.get_write_buffer_size()  # nor the transport (flow control)
+        ):
+            # The common case, a relayed message to an idle socket: one frame written here,
+            # without the writer task's wake-up and aiohttp's two coroutines per frame.
+            self.transport.write(text_frame(item))
+            return True
         if len(self.outbox) >= self.limits.queue_size:
             return False
         self.outbox.append(item)
@@ -431,6 +464,9 @@ class Connection:
     # --- bus events -------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
+        to = event.get("to")
+        if to is not None and to != self.me_id and self.members is not None:
+            return  # a signal or direct message for another member: most events of a room
         kind = event.get("kind")
         if kind == "revoked":
             if self.principal.session_id in event.get("sessions", ()):

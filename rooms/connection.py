@@ -1,13 +1,15 @@
 """The per-socket actor (see rooms/PROTOCOL.md).
 
 Each connection is a `Connection`: the request task reads client messages one at a time and runs
-the matching command (rooms/commands.py); a single writer task drains a bounded outbound queue of
-already encoded strings; bus events reach the actor through a listener that only updates the
-actor's view of the room and queues messages. A client whose queue overflows is disconnected
-rather than buffered without bound. Durable state (admission, sub-room, media state, consent) is
-in the database; the actor's `members` map is a cache of it plus presence, kept current by bus
-events, so any process can serve any member of a room. Messages sent to several members are
-encoded once by their publisher and travel as text (`event["text"]`).
+the matching command (rooms/commands.py); an already encoded message goes straight to an idle
+socket, else into a bounded outbound queue that a single writer task (started when a message
+first has to wait) drains under the transport's flow control; bus events reach the actor through
+a listener that only updates the actor's view of the room and sends or queues messages. A client
+whose queue overflows is disconnected rather than buffered without bound. Durable state
+(admission, sub-room, media state, consent) is in the database; the actor's `members` map is a
+cache of it plus presence, kept current by bus events, so any process can serve any member of a
+room. Messages sent to several members are encoded once by their publisher and travel as text
+(`event["text"]`).
 """
 
 from __future__ import annotations
@@ -190,7 +192,6 @@ class Connection:
     # --- life cycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self.writer = asyncio.create_task(self.write_loop(), name=f"room-{self.room_id}-writer")
         self.app[live_key].add(self)
         try:
             if self.principal.kind == "anonymous":
@@ -358,18 +359,19 @@ class Connection:
             await self.stop_writer()
 
     async def stop_writer(self) -> None:
-        assert self.writer is not None
         try:
             if self.kicked is None:
                 if not self.closing:
                     self.closing = True
                     self.put(Close(1000))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.shield(self.writer), self.limits.close_timeout + 1
-                    )
+                if self.writer is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            asyncio.shield(self.writer), self.limits.close_timeout + 1
+                        )
         finally:
-            await cancel_and_wait(self.writer)
+            if self.writer is not None:
+                await cancel_and_wait(self.writer)
         if not self.ws.closed:
             code = CLOSE_CODES.get(self.kicked or "", 1000)
             with contextlib.suppress(Exception):
@@ -410,8 +412,9 @@ class Connection:
         the queue is full."""
         if (
             type(item) is str
-            and self.wake is not None
-            and not self.wake.done()  # the writer is parked: it holds nothing, nothing queued
+            and not self.outbox
+            # No writer yet, or a parked one: it holds nothing that must go out first.
+            and (self.writer is None or (self.wake is not None and not self.wake.done()))
             and not self.ws.closed
             and self.transport is not None
             and not self.transport.is_closing()
@@ -424,7 +427,11 @@ class Connection:
         if len(self.outbox) >= self.limits.queue_size:
             return False
         self.outbox.append(item)
-        if self.wake is not None and not self.wake.done():
+        if self.writer is None:
+            # Started on the first message that has to wait (most sockets never have one): a
+            # task and its frame less per socket.
+            self.writer = asyncio.create_task(self.write_loop(), name=f"room-{self.room_id}-writer")
+        elif self.wake is not None and not self.wake.done():
             self.wake.set_result(None)
         return True
 

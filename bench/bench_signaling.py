@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -89,6 +89,24 @@ def floor(args: argparse.Namespace, rate: float | None = None) -> dict[str, Any]
         timeout=args.duration + 120,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+async def floor_beside(args: argparse.Namespace, rate: float) -> dict[str, Any]:
+    """`floor` without blocking the event loop: the product's members, idle meanwhile, keep
+    answering the server's heartbeat."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(FLOOR),
+        *(f"--{k}={v}" for k, v in {**vars(args), "rate": rate}.items() if k in FLOOR_ARGS),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), args.duration + 120)
+    if proc.returncode:
+        raise RuntimeError(f"floor relay failed ({proc.returncode})")
+    return dict(json.loads(out.decode().strip().splitlines()[-1]))
+
+
+FLOOR_ARGS = ("conns", "room", "rate", "size", "duration")
 
 
 # --- the database: cases, rooms, sessions --------------------------------------------------------
@@ -325,7 +343,13 @@ def once(rate: float) -> Plan:
     return lambda windows: None if windows else rate
 
 
-async def product(args: argparse.Namespace, tmp: Path, plan: Plan) -> dict[str, Any]:
+async def product(
+    args: argparse.Namespace,
+    tmp: Path,
+    plan: Plan,
+    beside: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """The product's run; BESIDE, if given, runs before each window (the server idle)."""
     rooms = args.conns // args.room
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -372,6 +396,8 @@ async def product(args: argparse.Namespace, tmp: Path, plan: Plan) -> dict[str, 
         joined = server.stats()
         windows: list[dict[str, Any]] = []
         while (rate := plan(windows)) is not None:
+            if beside is not None:
+                await beside()
             windows.append(
                 await window(rooms_of_members, load, server, rate, args.size, args.duration)
             )
@@ -502,15 +528,25 @@ def best_within(windows: list[dict[str, Any]], p99_ms: float) -> dict[str, Any] 
 def search(args: argparse.Namespace, limits: Limits) -> None:
     """The issue's figure: the highest delivery rate each relay holds at p99 ≤ --p99 ms, found
     the same way for both (`Search`; one joined set of members for the product, a fresh floor
-    per rate)."""
+    per rate). Floor and product windows alternate, so that both meet the machine's load of the
+    same minutes (it is shared: a burst of other work would otherwise hit one side only)."""
     limit = limits.rate * 0.8 / (args.room - 1)  # per pair, under the per-socket rate limit
     floor_plan = Search(args.start_rate, limit, args.bisect, args.p99)
     floors: list[dict[str, Any]] = []
-    while (rate := floor_plan(floors)) is not None:
-        floors.append({"rate": rate, **floor(args, rate)})
-    product_plan = Search(args.start_rate, limit, args.bisect, args.p99)
+
+    async def floor_step() -> None:
+        if (rate := floor_plan(floors)) is not None:
+            floors.append({"rate": rate, **(await floor_beside(args, rate))})
+
+    async def run_product(tmp: Path) -> dict[str, Any]:
+        plan = Search(args.start_rate, limit, args.bisect, args.p99)
+        result = await product(args, tmp, plan, floor_step)
+        while floor_plan(floors) is not None:  # the floor's windows left, if it needs more
+            await floor_step()
+        return result
+
     with tempfile.TemporaryDirectory() as tmp:
-        product_result = asyncio.run(product(args, Path(tmp), product_plan))
+        product_result = asyncio.run(run_product(Path(tmp)))
     best_product = best_within(product_result["windows"], args.p99)
     best_floor = best_within(floors, args.p99)
     ratio = (

@@ -1,13 +1,15 @@
 """The per-socket actor (see rooms/PROTOCOL.md).
 
 Each connection is a `Connection`: the request task reads client messages one at a time and runs
-the matching command (rooms/commands.py); a single writer task drains a bounded outbound queue of
-already encoded strings; bus events reach the actor through a listener that only updates the
-actor's view of the room and queues messages. A client whose queue overflows is disconnected
-rather than buffered without bound. Durable state (admission, sub-room, media state, consent) is
-in the database; the actor's `members` map is a cache of it plus presence, kept current by bus
-events, so any process can serve any member of a room. Messages sent to several members are
-encoded once by their publisher and travel as text (`event["text"]`).
+the matching command (rooms/commands.py); an already encoded message goes straight to an idle
+socket, else into a bounded outbound queue that a single writer task (started when a message
+first has to wait) drains under the transport's flow control; bus events reach the actor through
+a listener that only updates the actor's view of the room and sends or queues messages. A client
+whose queue overflows is disconnected rather than buffered without bound. Durable state
+(admission, sub-room, media state, consent) is in the database; the actor's `members` map is a
+cache of it plus presence, kept current by bus events, so any process can serve any member of a
+room. Messages sent to several members are encoded once by their publisher and travel as text
+(`event["text"]`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -58,6 +61,22 @@ class TokenBucket:
             return False
         self.tokens -= 1
         return True
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, unfragmented, uncompressed WebSocket text frame (RFC 6455, 5.2): what a
+    server sends on a socket without permessage-deflate (room_socket never offers it)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return _FRAME_16(0x81, 126, n) + payload
+    return _FRAME_64(0x81, 127, n) + payload
+
+
+_FRAME_16 = struct.Struct("!BBH").pack
+_FRAME_64 = struct.Struct("!BBQ").pack
 
 
 @dataclass(frozen=True)
@@ -119,6 +138,7 @@ class Connection:
         "room_state",
         "session",
         "subscribed",
+        "transport",
         "wake",
         "writer",
         "ws",
@@ -137,6 +157,7 @@ class Connection:
         # it waits on when there is nothing to send (an asyncio.Queue is 3 KB per socket).
         self.outbox: list[str | Close] = []
         self.wake: asyncio.Future[None] | None = None
+        self.transport = request.transport  # for put's direct writes
         self.bucket = TokenBucket(limits.rate, limits.burst)
         self.members: dict[int, MemberState] | None = None  # None until the snapshot is in
         self.hosted: frozenset[str] = frozenset()  # sub-rooms with a host online (of members)
@@ -171,7 +192,6 @@ class Connection:
     # --- life cycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self.writer = asyncio.create_task(self.write_loop(), name=f"room-{self.room_id}-writer")
         self.app[live_key].add(self)
         try:
             if self.principal.kind == "anonymous":
@@ -339,18 +359,19 @@ class Connection:
             await self.stop_writer()
 
     async def stop_writer(self) -> None:
-        assert self.writer is not None
         try:
             if self.kicked is None:
                 if not self.closing:
                     self.closing = True
                     self.put(Close(1000))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.shield(self.writer), self.limits.close_timeout + 1
-                    )
+                if self.writer is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            asyncio.shield(self.writer), self.limits.close_timeout + 1
+                        )
         finally:
-            await cancel_and_wait(self.writer)
+            if self.writer is not None:
+                await cancel_and_wait(self.writer)
         if not self.ws.closed:
             code = CLOSE_CODES.get(self.kicked or "", 1000)
             with contextlib.suppress(Exception):
@@ -387,11 +408,30 @@ class Connection:
         return True
 
     def put(self, item: str | Close) -> bool:
-        """Queues for the writer; False when the queue is full."""
+        """Sends at once when nothing waits before it; else queues for the writer, False when
+        the queue is full."""
+        if (
+            type(item) is str
+            and not self.outbox
+            # No writer yet, or a parked one: it holds nothing that must go out first.
+            and (self.writer is None or (self.wake is not None and not self.wake.done()))
+            and not self.ws.closed
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and not self.transport.get_write_buffer_size()  # nor the transport (flow control)
+        ):
+            # The common case, a relayed message to an idle socket: one frame written here,
+            # without the writer task's wake-up and aiohttp's two coroutines per frame.
+            self.transport.write(text_frame(item))
+            return True
         if len(self.outbox) >= self.limits.queue_size:
             return False
         self.outbox.append(item)
-        if self.wake is not None and not self.wake.done():
+        if self.writer is None:
+            # Started on the first message that has to wait (most sockets never have one): a
+            # task and its frame less per socket.
+            self.writer = asyncio.create_task(self.write_loop(), name=f"room-{self.room_id}-writer")
+        elif self.wake is not None and not self.wake.done():
             self.wake.set_result(None)
         return True
 
@@ -431,6 +471,9 @@ class Connection:
     # --- bus events -------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
+        to = event.get("to")
+        if to is not None and to != self.me_id and self.members is not None:
+            return  # a signal or direct message for another member: most events of a room
         kind = event.get("kind")
         if kind == "revoked":
             if self.principal.session_id in event.get("sessions", ()):

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from documents import font_subset
+from documents import font_subset, pdf_streams
 from documents.amounts import uppercase
 from documents.qr import qr_data_uri
 from documents.seal import SealKey, seal_pdf
@@ -313,6 +313,7 @@ def _finish_pdfa(_document: Any, pdf: Any) -> None:
     # XMP pdf:Producer but *appends* to an existing Info /Producer, so the sealed file would
     # disagree with itself; without an Info /Producer both end up identical.
     pdf.info.pop("Producer", None)
+    pdf_streams.serialise_once(pdf)  # last: nothing may change a stream after this
 
 
 _WARM_UP_HTML = (

@@ -8,7 +8,8 @@ the bytes of their first serialisation, so the identifier is the digest of what 
 
 They are also deflated at level 6 (zlib's default), not 9: on the agreement's CJK font
 programs 9 costs ≈ 40 % more time (≈ 12 ms a render) for 0.13 % fewer bytes (375,989 against
-376,464 B). Streams of a class with its own ``data`` keep it, level included.
+376,464 B). That copy of ``pydyf.Stream.data`` is used only over the pydyf version it was
+checked against; streams of a class with its own ``data``, or of another pydyf, keep theirs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pydyf
 
 LEVEL = 6
+CHECKED_VERSION = "0.13."
 
 _ONCE: dict[type, type] = {}
 _SLOT = "_serialised"
@@ -40,7 +42,8 @@ def _once(cls: type) -> type:
     once = _ONCE.get(cls)
     if once is None:
         own = cls.data  # type: ignore[attr-defined]
-        serialise = deflated if own is _PYDYF_DATA else own.fget
+        checked = pydyf.__version__.startswith(CHECKED_VERSION)
+        serialise = deflated if own is _PYDYF_DATA and checked else own.fget
 
         def data(self: Any) -> bytes:
             cached: bytes | None = self.__dict__.get(_SLOT)

@@ -60,6 +60,8 @@ def _parts(data: bytes) -> tuple[bytes, bytes]:
 
 
 def test_plain_streams_deflate_at_the_default_level_to_the_same_content() -> None:
+    # The copy of pydyf's Stream.data is checked against this version: an upgrade fails here.
+    assert pydyf.__version__.startswith(pdf_streams.CHECKED_VERSION)
     upstream, ours = build(pydyf.Stream), build(pydyf.Stream)
     pdf_streams.serialise_once(ours)
     for theirs, mine in zip(upstream.objects[3:5], ours.objects[3:5], strict=True):

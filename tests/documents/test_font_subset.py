@@ -79,3 +79,25 @@ def test_glyphs_kept_beyond_the_last_used_are_trimmed_as_weasyprint_does(
     assert ours.keys() == upstream.keys()
     for name, data in ours.items():
         assert data == upstream[name], name
+
+
+def test_a_subset_font_file_is_never_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # WeasyPrint would copy each face's whole file (20-27 MB for Noto CJK) at construction.
+    faces: list[object] = []
+    reads: list[object] = []
+    init, read = font_subset.Unread.__init__, font_subset.Unread.read
+    monkeypatch.setattr(font_subset.Unread, "__init__", lambda s, o: faces.append(o) or init(s, o))
+    monkeypatch.setattr(font_subset.Unread, "read", lambda s: reads.append(s) or read(s))
+    assert font_subset.install()
+    assert len(embedded_fonts(weasyprint.HTML(string=agreement_html(make_doc())).write_pdf())) == 3
+    assert len(faces) >= 3
+    assert reads == []
+
+
+def test_a_font_embedded_whole_is_the_file_read_when_asked() -> None:
+    assert font_subset.install()
+    path = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+    html = "<p style=\"font-family: 'DejaVu Sans Mono'\">0123 abcdef</p>"
+    (data,) = embedded_fonts(weasyprint.HTML(string=html).write_pdf(full_fonts=True)).values()
+    with open(path, "rb") as font_file:
+        assert data == font_file.read()

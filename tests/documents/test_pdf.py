@@ -17,9 +17,11 @@ from pypdf import PdfReader
 
 from documents.pdf import (
     AgreementDoc,
+    EvidenceLine,
     PartyLine,
     PdfRenderer,
     agreement_html,
+    agreement_pdf,
     html_to_pdfa,
 )
 from tests.pdf_reading import pdf_text, poppler, signature_png
@@ -82,7 +84,31 @@ def make_doc(terms: tuple[str, ...] | None = None, effective: bool = True) -> Ag
 
 @pytest.fixture(scope="module")
 def pdf() -> bytes:
-    return html_to_pdfa(agreement_html(make_doc()), ATTACHMENTS)
+    return agreement_pdf(make_doc(), ATTACHMENTS)  # as the render worker prints it
+
+
+@pytest.mark.parametrize("evidence", [False, True])
+def test_the_worker_draws_the_pages_of_the_standalone_page(evidence: bool) -> None:
+    # The worker applies the stylesheet parsed once, not inline: every page must be drawn the
+    # same, operator for operator (the evidence page has tables laid out both ways).
+    doc = make_doc()
+    if evidence:
+        line = EvidenceLine(
+            name="王秀兰",
+            signed_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+            step_up="短信验证码 138****5678",
+            client="127.0.0.1 Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120",
+            session="会话 12",
+            version_hash=doc.version_hash,
+            image_sha256="cd" * 32,
+        )
+        doc = AgreementDoc(**{**doc.__dict__, "evidence": (line, line)})
+    assert "<style>" not in agreement_html(doc, inline_css=False)
+    inline = PdfReader(io.BytesIO(html_to_pdfa(agreement_html(doc), ())))
+    apart = PdfReader(io.BytesIO(agreement_pdf(doc, ())))
+    assert len(apart.pages) == len(inline.pages) == (3 if evidence else 2)
+    for ours, theirs in zip(apart.pages, inline.pages, strict=True):
+        assert ours.get_contents().get_data() == theirs.get_contents().get_data()  # type: ignore[union-attr]
 
 
 def test_text_carries_the_agreement(pdf: bytes) -> None:

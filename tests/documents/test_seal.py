@@ -8,6 +8,7 @@ import re
 import shutil
 import stat
 import subprocess
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.general import as_signing_certificate_v2
 from pypdf import PdfReader
 
 from documents.pdf import AgreementDoc, PartyLine, agreement_html, html_to_pdfa
@@ -127,6 +130,22 @@ def test_pdfsig_sees_a_valid_pades_signature(sealed: bytes, tmp_path: Path) -> N
     assert "Signature Type: ETSI.CAdES.detached" in text
     assert "Signature Validation: Signature is Valid." in text
     assert "Total document signed" in text
+
+
+def test_the_signing_certificate_attribute_is_pyhankos_and_serves_every_seal(
+    pdf: bytes, key: SealKey
+) -> None:
+    # Built once per key (documents/seal.py, _SealSigner): the same bytes pyHanko would build,
+    # in each seal of the same signer over different documents, each verifying on its own.
+    expected = as_signing_certificate_v2(key.cert).dump()
+    other = html_to_pdfa(agreement_html(replace(agreement(), terms=("被申请人赔偿五千元",))), ())
+    for document in (pdf, other, pdf):
+        sealed = seal_pdf(document, key)
+        signature = PdfFileReader(io.BytesIO(sealed)).embedded_signatures[-1]
+        attrs = {a["type"].native: a for a in signature.signer_info["signed_attrs"]}
+        assert set(attrs) == {"content_type", "message_digest", "signing_certificate_v2"}
+        assert attrs["signing_certificate_v2"]["values"][0].dump(force=True) == expected
+        assert verify_pdf(sealed, key.cert_pem).ok()
 
 
 def test_sealing_keeps_pdfa_metadata_and_attachment(sealed: bytes) -> None:

@@ -22,7 +22,7 @@ from app import (
     webhooks,
 )
 from app import routes as app_routes
-from app.db import engine_key, make_engine, sessionmaker_key
+from app.db import engine_key, make_engine, make_reader, reader_key, sessionmaker_key
 from app.factory_keys import executor_key
 from app.jobs import handlers_key, worker_loop
 from app.logs import configure_logging
@@ -71,6 +71,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(settings.database_url)
     app[engine_key] = engine
     app[sessionmaker_key] = async_sessionmaker(engine, expire_on_commit=False)
+    app[reader_key] = make_reader(engine)
     yield
     await engine.dispose()
 

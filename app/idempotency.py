@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +72,9 @@ _RECORD = select(IdempotencyRecord).where(
 )
 
 
+_SAVE = insert(IdempotencyRecord)
+
+
 async def _lookup(
     db: AsyncSession, principal: str, key: str, request_hash: str
 ) -> StoredResponse | None:
@@ -94,29 +97,29 @@ async def run(
     key: str | None,
     request_hash: str,
     action: Action,
+    *,
+    look_first: bool = True,
 ) -> StoredResponse:
-    """Runs `action` in one transaction, or answers with the response stored under `key`."""
+    """Runs `action` in one transaction, or answers with the response stored under `key`.
+
+    `look_first=False` is for an action whose every effect is in its transaction: the key is
+    not looked up before it runs. A retry then runs it again, and the record's unique key (or
+    the effect's own) rolls that back, after which the stored answer is the answer: a first
+    attempt saves a statement and a pool checkout, a retry costs the action's work."""
     if key is None:
         async with transaction(app) as db:
             status, body = await action(db)
         return StoredResponse(status, body)
-    async with app[sessionmaker_key]() as db:
-        stored = await _lookup(db, principal, key, request_hash)
-    if stored is not None:
-        return stored
+    if look_first:
+        async with app[sessionmaker_key]() as db:
+            stored = await _lookup(db, principal, key, request_hash)
+        if stored is not None:
+            return stored
     try:
         async with transaction(app) as db:
             status, body = await action(db)
-            db.add(
-                IdempotencyRecord(
-                    principal=principal,
-                    key=key,
-                    request_hash=request_hash,
-                    status=status,
-                    body=body,
-                )
-            )
-            await db.flush()
+            record = {"principal": principal, "key": key, "request_hash": request_hash}
+            await db.execute(_SAVE, {**record, "status": status, "body": body})
     except (IntegrityError, DomainError):
         # A concurrent attempt with the same key may have committed first (we then failed on its
         # record or on the effect's own unique key): its answer is the answer.

@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from app import auth, court_systems, i18n
-from app.db import sessionmaker_key
+from app.db import reader_key, sessionmaker_key
 from app.errors import (
     DomainError,
     NotAuthenticated,
@@ -79,8 +79,9 @@ async def _principal(request: web.Request) -> auth.Principal | None:
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if not (authorization.startswith("Bearer ") or cookie):
         return None
-    async with request.app[sessionmaker_key]() as db:
-        if authorization.startswith("Bearer "):
+    if authorization.startswith("Bearer "):
+        # One read (a court token's last use: one conditional UPDATE): no transaction needed.
+        async with request.app[reader_key]() as db:
             bearer = authorization[7:].strip()
             principal = await auth.principal_from_api_token(db, bearer)
             if principal is None:
@@ -88,6 +89,7 @@ async def _principal(request: web.Request) -> auth.Principal | None:
             if principal is None:
                 raise NotAuthenticated("The API token is missing, wrong or revoked.")
             return principal
+    async with request.app[sessionmaker_key]() as db:
         return await auth.principal_from_session(db, cookie or "")
 
 

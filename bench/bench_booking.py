@@ -10,6 +10,9 @@ other (`POST /api/v1/appointments` with an Idempotency-Key; a different mediator
 different hour per round, so no two requests compete for a slot). The floor: a bare aiohttp app
 in a child process whose handler runs one INSERT (and its commit) through the same driver, under
 the same CLIENTS × ROUNDS load. Latency p50/p95 of each, and the ratio of the p95s.
+
+With `--cpu N`: one client books N times one after the other, and the app process's CPU time
+per booking is reported (read from /proc), the figure that sets the p95 under load.
 """
 
 from __future__ import annotations
@@ -137,7 +140,11 @@ async def free_hours(url: str, people: list[int], rounds: int) -> list[list[date
 
 
 async def load(
-    port: int, path: str, bodies: list[list[dict[str, Any]]], headers: dict[str, str]
+    port: int,
+    path: str,
+    bodies: list[list[dict[str, Any]]],
+    headers: dict[str, str],
+    prefix: str = "bench",
 ) -> tuple[list[float], dict[int, int]]:
     times: list[float] = []
     statuses: dict[int, int] = {}
@@ -147,7 +154,7 @@ async def load(
         async def client(i: int, own: list[dict[str, Any]]) -> None:
             for j, body in enumerate(own):
                 began = time.perf_counter()
-                extra = {"Idempotency-Key": f"bench-{i}-{j}"}
+                extra = {"Idempotency-Key": f"{prefix}-{i}-{j}"}
                 async with http.post(
                     f"http://127.0.0.1:{port}{path}", json=body, headers={**headers, **extra}
                 ) as r:
@@ -204,6 +211,54 @@ async def measure(kind: str, people: int, clients: int, rounds: int, tmp: Path) 
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_per_booking(kind: str, people: int, bookings: int, tmp: Path) -> dict[str, Any]:
+    """One client, `bookings` keyed bookings one after the other (after five to warm up): the
+    app process's CPU time per booking, which another process's load inflates far less than
+    latency."""
+    url = await new_database(kind, tmp)
+    try:
+        data = await seed(url, people, cases=1)
+        person = data["mediators"][0]
+        (hours,) = await free_hours(url, [person], bookings + 5)
+        bodies = [
+            {
+                "case_id": data["cases"][0],
+                "mediator_id": person,
+                "starts_at": at.isoformat(),
+                "minutes": 60,
+            }
+            for at in hours
+        ]
+        app_proc, app_port = start("app", url)
+        headers = {"Authorization": f"Bearer {data['token']}"}
+        try:
+            await wait_up(app_port, "/healthz", {})
+            await load(app_port, "/api/v1/appointments", [bodies[bookings:]], headers, "warm")
+            before = cpu_seconds(app_proc.pid)
+            _times, statuses = await load(
+                app_port, "/api/v1/appointments", [bodies[:bookings]], headers
+            )
+            used = cpu_seconds(app_proc.pid) - before
+        finally:
+            stop(app_proc)
+    finally:
+        await drop_database(url)
+    return {
+        "bench": "booking-cpu",
+        "db": kind,
+        "people": people,
+        "bookings": bookings,
+        "statuses": statuses,
+        "server_cpu_ms_per_booking": round(used * 1000 / bookings, 2),
+    }
+
+
 def write(results: list[dict[str, Any]]) -> None:
     lines = [
         "",
@@ -229,10 +284,14 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.db.split(","):
             for people in (int(p) for p in args.people.split(",")):
+                if args.cpu:
+                    cpu = await cpu_per_booking(kind, people, args.cpu, Path(tmp))
+                    print(json.dumps(cpu), flush=True)
+                    continue
                 result = await measure(kind, people, args.clients, args.rounds, Path(tmp))
                 print(json.dumps(result), flush=True)
                 results.append(result)
-    if args.write:
+    if args.write and results:
         write(results)
 
 
@@ -243,6 +302,9 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--cpu", type=int, default=0, help="instead: N bookings by one client, server CPU each"
+    )
     parser.add_argument("--serve-app")
     parser.add_argument("--serve-floor")
     parser.add_argument("--port", type=int)

@@ -123,7 +123,11 @@ async def create_appointment(request: web.Request) -> web.StreamResponse:
         return 201, appointment_json(booked.appointment, booked.members)
 
     request_hash = idempotency.fingerprint("POST", request.path, body)
-    stored = await idempotency.run(request.app, principal.key, key, request_hash, action)
+    # Every effect of a booking is in its transaction: a retry finds its slot taken or its key
+    # stored, rolls back and answers as stored, so a first attempt need not look the key up.
+    stored = await idempotency.run(
+        request.app, principal.key, key, request_hash, action, look_first=False
+    )
     return idempotency.json_response(stored)
 
 

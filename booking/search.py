@@ -2,8 +2,9 @@
 all of them together: a panel) between two instants".
 
 Five statements whatever the number of people (weekly rules, exceptions, one-off windows,
-profiles, claims), then integer arithmetic on one bit mask per person (booking/slots.py). No
-per-person query: finding the earliest of 200 mediators used to take 200 calls."""
+profiles, claims; on PostgreSQL two: the profiles, and the rest as one UNION ALL), then integer
+arithmetic on one bit mask per person (booking/slots.py). No per-person query: finding the
+earliest of 200 mediators used to take 200 calls."""
 
 from __future__ import annotations
 
@@ -16,11 +17,23 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, String, any_, bindparam, cast, func, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import dialect_of, utcnow
+from app.db import UTCDateTime, dialect_of, utcnow
 from booking.models import (
     Availability,
     AvailabilityException,
@@ -140,12 +153,13 @@ async def _load(
         for staff_id, known in profiles.items():
             if known is not None and staff_id in people:
                 _set_profile(people[staff_id], known)
-    await _weekly(db, ids, people, days, rng)
-    offs = await _exceptions(db, ids, days, people, rng)
-    await _windows(db, ids, people, start, horizon, rng)
+    rows = await _read(db, ids, days, start, horizon, rng, ignore)
+    _weekly(rows.rules, people, days, rng)
+    offs = _exceptions(rows.exceptions, days, people, rng)
+    _windows(rows.windows, people, rng)
     for staff_id, mask in offs.items():
         people[staff_id].open &= ~mask
-    await _claims(db, ids, people, rng, ignore)
+    _claims(rows.claims, people, rng)
     return people
 
 
@@ -161,34 +175,70 @@ def _set_profile(person: Person, profile: ProfileRow) -> None:
     person.buffer = cell_count(profile.buffer_minutes)
 
 
-async def _weekly(
-    db: AsyncSession, ids: Collection[int], people: dict[int, Person], days: list[date], rng: Range
-) -> None:
-    rules: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-    conn = await db.connection()
+@dataclass(frozen=True)
+class _Rows:
+    rules: Sequence[Any]  # staff_id, weekday, start_minute, end_minute
+    exceptions: Sequence[Any]  # staff_id, day, kind, start_minute, end_minute
+    windows: Sequence[Any]  # staff_id, starts_at, ends_at
+    claims: Sequence[Any]  # staff_id, appointment_id, duty_session_id, first cell, last cell
+
+
+async def _read(
+    db: AsyncSession,
+    ids: Collection[int],
+    days: list[date],
+    start: datetime,
+    horizon: datetime,
+    rng: Range,
+    ignore: int | None,
+) -> _Rows:
+    """The people's rules, exceptions, one-off windows and claims: one statement on PostgreSQL
+    (`_together`), four on SQLite."""
     reads = _reads(dialect_of(db))
-    for rule in await _all(conn, reads.rules, {"ids": reads.ids(ids)}):
-        rules[rule.staff_id].append((rule.weekday, rule.start_minute, rule.end_minute))
+    low, high = moment_of(rng.base - 16), moment_of(rng.base + rng.size)
+    values = {
+        "ids": reads.ids(ids),
+        "first_day": days[0],
+        "last_day": days[-1],
+        "start": start,
+        "horizon": horizon,
+        "low": low,
+        "high": high,
+        "ignore": ignore or -1,
+    }
+    conn = await db.connection()
+    if reads.dialect != "postgresql":
+        return _Rows(
+            await _all(conn, reads.rules, values),
+            await _all(conn, reads.exceptions, values),
+            await _all(conn, reads.windows, values),
+            await _all(conn, reads.claims, values),
+        )
+    parts: tuple[list[Any], ...] = ([], [], [], [])
+    for part, staff_id, n1, n2, n3, n4, day, kind, t1, t2 in await _all(conn, _together(), values):
+        if part == 0:
+            parts[0].append((staff_id, n1, n2, n3))
+        elif part == 1:
+            parts[1].append((staff_id, day, kind, n2, n3))
+        elif part == 2:
+            parts[2].append((staff_id, t1, t2))
+        else:
+            parts[3].append((staff_id, n1, n4, n2, n3))
+    return _Rows(*parts)
+
+
+def _weekly(found: Sequence[Any], people: dict[int, Person], days: list[date], rng: Range) -> None:
+    rules: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    for staff_id, weekday, start_minute, end_minute in found:
+        rules[staff_id].append((weekday, start_minute, end_minute))
     for staff_id, own in rules.items():
         _open_weekly(people[staff_id], own, days, rng)
 
 
-async def _windows(
-    db: AsyncSession,
-    ids: Collection[int],
-    people: dict[int, Person],
-    start: datetime,
-    horizon: datetime,
-    rng: Range,
-) -> None:
+def _windows(found: Sequence[Any], people: dict[int, Person], rng: Range) -> None:
     """One-off windows (the `availability` table, kept from before weekly rules existed)."""
-    conn = await db.connection()
-    reads = _reads(dialect_of(db))
-    values = {"ids": reads.ids(ids), "start": start, "horizon": horizon}
-    for window in await _all(conn, reads.windows, values):
-        people[window.staff_id].open |= rng.span(
-            cell_ceil(window.starts_at), cell_floor(window.ends_at)
-        )
+    for staff_id, starts_at, ends_at in found:
+        people[staff_id].open |= rng.span(cell_ceil(starts_at), cell_floor(ends_at))
 
 
 def _open_weekly(
@@ -244,49 +294,33 @@ def _span_from(first: int, last: int) -> int:
     return ((1 << (last - first)) - 1) << first
 
 
-async def _exceptions(
-    db: AsyncSession,
-    ids: Collection[int],
-    days: list[date],
-    people: dict[int, Person],
-    rng: Range,
+def _exceptions(
+    found: Sequence[Any], days: list[date], people: dict[int, Person], rng: Range
 ) -> dict[int, int]:
     """Adds the extra windows; returns the cells taken off per person (leave, holidays), which
     apply after every window is open."""
     offs: dict[int, int] = defaultdict(int)
-    conn = await db.connection()
-    reads = _reads(dialect_of(db))
-    values = {"ids": reads.ids(ids), "first_day": days[0], "last_day": days[-1]}
-    for row in await _all(conn, reads.exceptions, values):
-        person = people[row.staff_id]
-        mask = rng.span(*_day_cells(person.timezone, row.day, row.start_minute, row.end_minute))
-        if row.kind == "extra":
+    for staff_id, day, kind, start_minute, end_minute in found:
+        person = people[staff_id]
+        mask = rng.span(*_day_cells(person.timezone, day, start_minute, end_minute))
+        if kind == "extra":
             person.open |= mask
         else:
-            offs[row.staff_id] |= mask
+            offs[staff_id] |= mask
     return offs
 
 
-async def _claims(
-    db: AsyncSession,
-    ids: Collection[int],
-    people: dict[int, Person],
-    rng: Range,
-    ignore: int | None,
-) -> None:
-    """Claimed cells, and (for the daily maximum) how many appointments start each local day;
-    `ignore` is the appointment being moved (its own cells do not stand in its way)."""
+def _claims(found: Sequence[Any], people: dict[int, Person], rng: Range) -> None:
+    """Claimed cells, and (for the daily maximum) how many appointments start each local day.
+    The appointment being moved was left out by the read (its own cells do not stand in its
+    way)."""
     first_of: dict[tuple[int, int], int] = {}
-    low, high = moment_of(rng.base - 16), moment_of(rng.base + rng.size)
     count_days = any(person.daily_max is not None for person in people.values())
-    conn = await db.connection()
     claimed: dict[int, int] = defaultdict(int)
     base = rng.base
-    reads = _reads(dialect_of(db))
-    values = {"ids": reads.ids(ids), "low": low, "high": high, "ignore": ignore or -1}
     # A claim's cells are consecutive (the session and its buffer, or a duty session): one row
     # per appointment or duty session. Only appointments count towards the daily maximum.
-    for staff_id, appointment_id, _, first, last in await _all(conn, reads.claims, values):
+    for staff_id, appointment_id, _, first, last in found:
         claimed[staff_id] |= _span_from(first - base, last + 1 - base)
         if count_days and appointment_id is not None:
             first_of[(staff_id, appointment_id)] = first
@@ -368,6 +402,68 @@ def _reads(dialect: str) -> _Reads:
             func.coalesce(SlotClaim.appointment_id, 0) != bindparam("ignore"),
         )
         .group_by(SlotClaim.staff_id, SlotClaim.appointment_id, SlotClaim.duty_session_id),
+    )
+
+
+@lru_cache(maxsize=1)
+def _together() -> Any:
+    """PostgreSQL: `_reads`' rules, exceptions, windows and claims as one statement (one round
+    trip, not four): UNION ALL of one row shape (part, staff_id, four integers, a day, a kind,
+    two instants), each part filling its own columns and NULL in the others."""
+    reads = _reads("postgresql")
+    empty_int, empty_day = cast(null(), Integer), cast(null(), Date)
+    empty_text, empty_time = cast(null(), String), cast(null(), UTCDateTime)
+    rule, exception, window = AvailabilityRule, AvailabilityException, Availability
+    claims = reads.claims.selected_columns
+    return union_all(
+        reads.rules.with_only_columns(
+            literal_column("0").label("part"),
+            rule.staff_id,
+            rule.weekday,
+            rule.start_minute,
+            rule.end_minute,
+            empty_int,
+            empty_day,
+            empty_text,
+            empty_time,
+            empty_time,
+        ),
+        reads.exceptions.with_only_columns(
+            literal_column("1"),
+            exception.staff_id,
+            empty_int,
+            exception.start_minute,
+            exception.end_minute,
+            empty_int,
+            exception.day,
+            exception.kind,
+            empty_time,
+            empty_time,
+        ),
+        reads.windows.with_only_columns(
+            literal_column("2"),
+            window.staff_id,
+            empty_int,
+            empty_int,
+            empty_int,
+            empty_int,
+            empty_day,
+            empty_text,
+            window.starts_at,
+            window.ends_at,
+        ),
+        reads.claims.with_only_columns(
+            literal_column("3"),
+            claims[0],
+            claims[1],
+            claims[3],
+            claims[4],
+            claims[2],
+            empty_day,
+            empty_text,
+            empty_time,
+            empty_time,
+        ),
     )
 
 
@@ -550,7 +646,7 @@ async def earliest_each(
     now: datetime | None = None,
 ) -> dict[int, datetime]:
     """Each person's earliest free start between start and end (absent: none), for a roster
-    page or an assignment: the same five statements as `search`, whatever the number of people."""
+    page or an assignment: the same statements as `search`, whatever the number of people."""
     ids = sorted(set(staff_ids))
     length = minutes // CELL_MINUTES
     if not ids or length < 1:

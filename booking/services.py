@@ -42,6 +42,7 @@ from booking import day_load, invitations
 from booking.forms import BAD_MINUTES
 from booking.invitations import Invitation
 from booking.models import Appointment, AppointmentMember, BookingProfile, SlotClaim
+from booking.placement import Placement, place
 from booking.search import PROFILE_COLUMNS, ProfileRow, examine, profile_of
 from booking.slots import CELL, CELL_MINUTES, cell_count, is_aligned, valid_length
 
@@ -326,28 +327,17 @@ async def do_book(
     db: AsyncSession, settings: Settings, principal: Principal, plan: BookingPlan
 ) -> Booked:
     source = await _schedule(db, plan)
-    staff_ids = [m.staff_id for m in plan.members]
-    people = plan.people
-    appointment = Appointment(
+    placing = Placement(
         case_id=plan.case.id,
         staff_id=plan.mediator.staff_id,
         starts_at=plan.starts_at,
         ends_at=plan.ends_at,
-        status="booked",
         created_by=principal.key,
-        sequence=0,
+        members=[(m.staff_id, m.role) for m in plan.members],
+        cells=_claim_cells(plan.people, plan.minutes),
+        days=day_load.days_of(plan.people, plan.starts_at),
     )
-    db.add(appointment)
-    await db.flush()
-    await _claim(db, appointment.id, staff_ids, plan.starts_at, _claim_cells(people, plan.minutes))
-    await day_load.take(db, day_load.days_of(people, plan.starts_at))
-    await db.execute(
-        insert(AppointmentMember),
-        [
-            {"appointment_id": appointment.id, "staff_id": m.staff_id, "role": m.role}
-            for m in plan.members
-        ],
-    )
+    appointment = await place(db, placing, TAKEN)
     await _join_team(db, plan.case, plan.members, principal)
     record_move(
         db,

@@ -14,6 +14,7 @@ from booking.models import DutyPlace, DutySession
 from tests.booking.clinic_data import CODE, codes_for, duty_session, texts_to
 from tests.booking.setup_data import bearer, count, tomorrow_at
 from tests.people import login, post_form
+from tests.pool_watch import pool_use
 
 PLACES = "/api/v1/clinic/places"
 
@@ -264,25 +265,8 @@ async def test_a_booking_holds_one_pool_connection_at_a_time(app, client, demo):
     session_id = await duty_session(app, demo, tomorrow_at(9))
     phone = "13900000009"
     codes = await codes_for(app, [phone])
-    pool = app[engine_key].sync_engine.pool
-    held, most = 0, 0
-
-    def out(*_args: object) -> None:
-        nonlocal held, most
-        held += 1
-        most = max(most, held)
-
-    def back(*_args: object) -> None:
-        nonlocal held
-        held -= 1
-
-    event.listen(pool, "checkout", out)
-    event.listen(pool, "checkin", back)
     body = {"session_id": session_id, "name": "测试", "phone": phone, "phone_code": codes[phone]}
-    try:
+    with pool_use(app) as use:
         booked = await client.post(PLACES, json=body, headers={"Idempotency-Key": "k1"})
         assert booked.status == 201, await booked.text()
-    finally:
-        event.remove(pool, "checkout", out)
-        event.remove(pool, "checkin", back)
-    assert most == 1
+    assert use.most == 1

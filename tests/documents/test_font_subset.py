@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 import weasyprint
@@ -13,8 +12,8 @@ from pypdf import PdfReader
 from weasyprint.pdf import fonts
 
 from documents import font_subset
-from documents.pdf import EvidenceLine, agreement_html
-from tests.documents.test_pdf import make_doc
+from documents.pdf import agreement_html
+from tests.documents.test_pdf import evidence_line, make_doc
 
 # Every font the agreement prints with: Noto Serif CJK (regular, bold), Noto Sans CJK (the
 # seal), HanaMinB and BabelStone Han (rare characters of names), DejaVu Sans Mono (hashes).
@@ -36,16 +35,7 @@ def embedded_fonts(pdf: bytes) -> dict[str, bytes]:
 
 def agreement_with_every_font() -> str:
     doc = make_doc(terms=(f"被申请人{RARE_NAME}向申请人支付人民币伍佰元整",))
-    evidence = EvidenceLine(
-        name="王秀兰",
-        signed_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
-        step_up="短信验证码 138****5678",
-        client="127.0.0.1 Mozilla/5.0",
-        session="会话 12",
-        version_hash=doc.version_hash,
-        image_sha256="cd" * 32,
-    )
-    return agreement_html(replace(doc, evidence=(evidence,)))
+    return agreement_html(replace(doc, evidence=(evidence_line(doc),)))
 
 
 def both_ways(html: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, bytes], ...]:

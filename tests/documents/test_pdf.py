@@ -33,6 +33,18 @@ AGREEMENT_JSON = json.dumps(
 ATTACHMENTS = (("agreement.json", AGREEMENT_JSON, "调解协议数据"),)
 
 
+def evidence_line(doc: AgreementDoc, client: str = "127.0.0.1 Mozilla/5.0") -> EvidenceLine:
+    return EvidenceLine(
+        name="王秀兰",
+        signed_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
+        step_up="短信验证码 138****5678",
+        client=client,
+        session="会话 12",
+        version_hash=doc.version_hash,
+        image_sha256="cd" * 32,
+    )
+
+
 def make_doc(terms: tuple[str, ...] | None = None, effective: bool = True) -> AgreementDoc:
     png = signature_png()
     # 17:30 UTC on the 19th is 01:30 on the 20th in Shanghai: dates must be local.
@@ -93,14 +105,8 @@ def test_the_worker_draws_the_pages_of_the_standalone_page(evidence: bool) -> No
     # same, operator for operator (the evidence page has tables laid out both ways).
     doc = make_doc()
     if evidence:
-        line = EvidenceLine(
-            name="王秀兰",
-            signed_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
-            step_up="短信验证码 138****5678",
-            client="127.0.0.1 Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120",
-            session="会话 12",
-            version_hash=doc.version_hash,
-            image_sha256="cd" * 32,
+        line = evidence_line(
+            doc, "127.0.0.1 Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120"
         )
         doc = AgreementDoc(**{**doc.__dict__, "evidence": (line, line)})
     assert "<style>" not in agreement_html(doc, inline_css=False)

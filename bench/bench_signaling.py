@@ -57,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 from app.auth import open_session  # noqa: E402
 from app.models import Case, Party, StaffUser  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.bench_slots import drop_database, new_database  # noqa: E402
 from bench.cases import demo_cases  # noqa: E402
 from rooms.models import Room  # noqa: E402
 from rooms.protocol import MAX_CANDIDATE  # noqa: E402
@@ -354,7 +355,7 @@ async def product(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
+        database_url=await new_database(args.db, tmp),
         var_dir=tmp / "var",
         run_worker=False,
         base_url=base,
@@ -411,10 +412,11 @@ async def product(
             await sess.close()
         await connector.close()
         server.stop()
+        await drop_database(settings.database_url)
 
     conns = len(everyone)
     return {
-        "product": "rooms signaling (python -m app serve, SQLite, in-process bus)",
+        "product": f"rooms signaling (python -m app serve, {args.db}, in-process bus)",
         "conns": conns,
         "room": args.room,
         **windows[0],
@@ -600,6 +602,9 @@ def main() -> None:
         "--bisect", type=int, default=3, help="--search: windows bisecting after the doubling"
     )
     ap.add_argument("--product-only", action="store_true", help="skip the floor")
+    ap.add_argument(
+        "--db", choices=("sqlite", "postgresql"), default="sqlite", help="the product's database"
+    )
     ap.add_argument("--profile", default="", help="run the server under cProfile, stats to PATH")
     args = ap.parse_args()
     limits = Limits()

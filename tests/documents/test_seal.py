@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -259,18 +260,22 @@ def _issue(
     )
 
 
+def _seal_key(private: Any, *chain: x509.Certificate) -> SealKey:
+    """The seal key as settings give it: the PEM private key, then the chain from the leaf."""
+    pem = serialization.Encoding.PEM
+    return load_key(
+        private.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        b"".join(cert.public_bytes(pem) for cert in chain),
+    )
+
+
 def test_production_key_with_intermediate_chains_to_root(pdf: bytes) -> None:
     root_key, mid_key, seal_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     root = _issue("司法行政 Root CA", root_key, ("司法行政 Root CA", root_key), is_ca=True)
     mid = _issue("苏州 Sub CA", mid_key, ("司法行政 Root CA", root_key), is_ca=True)
     leaf = _issue(ORG, seal_key, ("苏州 Sub CA", mid_key), is_ca=False)
     pem = serialization.Encoding.PEM
-    key = load_key(
-        seal_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-        leaf.public_bytes(pem) + mid.public_bytes(pem),
-    )
+    key = _seal_key(seal_key, leaf, mid)
     # Only the root is given to the verifier: the intermediate must travel inside the seal.
     check = verify_pdf(seal_pdf(pdf, key), root.public_bytes(pem))
     assert check.ok(), check
@@ -286,12 +291,7 @@ def test_a_large_key_with_long_names_fits_the_room_reserved_for_its_seal(pdf: by
     ca = _issue(long_name + "根", ca_key, (long_name + "根", ca_key), is_ca=True)
     leaf = _issue(long_name, seal_key, (long_name + "根", ca_key), is_ca=False)
     pem = serialization.Encoding.PEM
-    key = load_key(
-        seal_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-        leaf.public_bytes(pem) + ca.public_bytes(pem),
-    )
+    key = _seal_key(seal_key, leaf, ca)
     check = verify_pdf(seal_pdf(pdf, key), ca.public_bytes(pem))
     assert check.ok(), check
 

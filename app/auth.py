@@ -141,11 +141,11 @@ async def revoke_party_access(db: AsyncSession, party_ids: list[int]) -> Revoked
 
 
 @functools.cache
-def _session_query() -> Select[*tuple[Any, ...]]:
+def _session_query(hold: bool) -> Select[*tuple[Any, ...]]:
     """A session and its person in one statement, built once (every request with a cookie
     runs it; building a statement costs more than SQLite takes to run it). Columns, not rows:
     the principal needs a few of them."""
-    return (
+    query = (
         select(
             WebSession.id,
             WebSession.kind,
@@ -165,10 +165,17 @@ def _session_query() -> Select[*tuple[Any, ...]]:
         .outerjoin(Party, Party.id == WebSession.party_id)
         .where(WebSession.token_hash == bindparam("token_hash"))
     )
+    return query.with_for_update(read=True, of=WebSession) if hold else query
 
 
-async def principal_from_session(db: AsyncSession, token: str) -> Principal | None:
-    row = (await db.execute(_session_query(), {"token_hash": token_hash(token)})).first()
+async def principal_from_session(
+    db: AsyncSession, token: str, *, hold: bool = False
+) -> Principal | None:
+    """The session's principal, or None (unknown, expired, revoked). `hold`: the session row
+    stays share-locked until `db`'s transaction ends (PostgreSQL; SQLite has no row locks), so
+    a revocation waits for that transaction's commit and then sees what it wrote."""
+    query = _session_query(hold)
+    row = (await db.execute(query, {"token_hash": token_hash(token)})).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     if row.kind == "staff" and row.staff_id is not None:
@@ -195,8 +202,9 @@ async def principal_from_session(db: AsyncSession, token: str) -> Principal | No
     return None
 
 
+# Columns, not the entity: loading a StaffUser object costs more CPU than the statement.
 _TOKEN_OWNER = (
-    select(StaffUser)
+    select(StaffUser.id, StaffUser.role, StaffUser.org_id, StaffUser.display_name)
     .join(ApiToken, ApiToken.staff_id == StaffUser.id)
     .where(
         ApiToken.token_hash == bindparam("token_hash"),
@@ -208,7 +216,8 @@ _TOKEN_OWNER = (
 
 async def principal_from_api_token(db: AsyncSession, token: str) -> Principal | None:
     """The token's active staff member, in one statement (every API request pays it)."""
-    user = await db.scalar(_TOKEN_OWNER, {"token_hash": token_hash(token)})
+    conn = await db.connection()  # Core rows: the session's ORM execution costs more CPU
+    user = (await conn.execute(_TOKEN_OWNER, {"token_hash": token_hash(token)})).first()
     if user is None:
         return None
     return Principal(
@@ -256,6 +265,10 @@ async def redeem_party_link(db: AsyncSession, token: str) -> tuple[Party, PartyL
 
 
 principal_rkey = web.RequestKey("principal", Principal)
+# Routes whose handler reads the session cookie itself, in its own transaction: the identity
+# middleware leaves their principal anonymous (the room socket reads it with the join, which
+# spares every join a pooled connection and a transaction of its own).
+own_session_key = web.AppKey("own_session_routes", set[str])
 
 
 def current(request: web.Request) -> Principal:

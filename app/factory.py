@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app import (
     alerts,
+    auth,
     court_systems,
     notify,
     openapi,
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app[settings_key] = settings
     app[handlers_key] = {}
     app[court_systems.routes_key] = {f"{openapi.PREFIX}/openapi.json"}
+    app[auth.own_session_key] = set()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_executor)
     rendering.setup(app)

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import sessionmaker_key, transaction
+from app.db import sessionmaker_key, table_of, transaction
 from app.errors import DomainError, UserError
 from app.i18n import N_
 from app.models import IdempotencyRecord
@@ -72,7 +72,7 @@ _RECORD = select(IdempotencyRecord).where(
 )
 
 
-_SAVE = insert(IdempotencyRecord)
+_SAVE = insert(table_of(IdempotencyRecord))
 
 
 async def _lookup(

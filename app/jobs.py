@@ -28,7 +28,7 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import transaction, utcnow
+from app.db import table_of, transaction, utcnow
 from app.models import Job
 from app.settings import settings_key
 from app.tasks import cancel_and_wait
@@ -295,6 +295,10 @@ async def worker_loop(app: web.Application, interval: float = 1.0) -> None:
         await asyncio.sleep(interval)
 
 
+# Core, not the ORM's bulk insert: less CPU, the same column defaults.
+_QUEUE = insert(table_of(Job))
+
+
 async def enqueue_all(
     db: AsyncSession, jobs: Sequence[tuple[str, dict[str, Any], timedelta | None]]
 ) -> None:
@@ -307,4 +311,4 @@ async def enqueue_all(
         {"kind": kind, "payload": payload, "run_after": now + (delay or timedelta())}
         for kind, payload, delay in jobs
     ]
-    await db.execute(insert(Job), rows)
+    await db.execute(_QUEUE, rows)

@@ -79,6 +79,9 @@ async def _principal(request: web.Request) -> auth.Principal | None:
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if not (authorization.startswith("Bearer ") or cookie):
         return None
+    resource = request.match_info.route.resource
+    if resource is not None and resource.canonical in request.app[auth.own_session_key]:
+        return None  # the handler reads the cookie itself
     if authorization.startswith("Bearer "):
         # One read (a court token's last use: one conditional UPDATE): no transaction needed.
         async with request.app[reader_key]() as db:

@@ -111,6 +111,10 @@ async def check_csrf(request: web.Request) -> None:
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if response.status == 101:
+        # A WebSocket handshake: no document to protect and no cookie set, and every open
+        # socket would keep these headers for its life (≈ 1 KB each).
+        return
     headers = response.headers
     for name, value in request.app[security_headers_key].items():
         headers.setdefault(name, value)

@@ -9,7 +9,9 @@ registered case per client. CLIENTS clients at once, each sending ROUNDS booking
 other (`POST /api/v1/appointments` with an Idempotency-Key; a different mediator per client and a
 different hour per round, so no two requests compete for a slot). The floor: a bare aiohttp app
 in a child process whose handler runs one INSERT (and its commit) through the same driver, under
-the same CLIENTS × ROUNDS load. Latency p50/p95 of each, and the ratio of the p95s.
+the same CLIENTS × ROUNDS load. Each server first takes one round that is not counted (CLIENTS
+requests at once: pools open their connections, statements are compiled). Latency p50/p95 of
+each, and the ratio of the p95s.
 
 With `--cpu N`: one client books N times one after the other, and the app process's CPU time
 per booking is reported (read from /proc), the figure that sets the p95 under load.
@@ -171,7 +173,9 @@ async def measure(kind: str, people: int, clients: int, rounds: int, tmp: Path) 
     try:
         data = await seed(url, people, cases=clients)
         mediators = data["mediators"][:clients]
-        hours = await free_hours(url, mediators, rounds)
+        # One more hour each: a first round that warms both servers up (their pools open
+        # their connections, the app compiles its statements) and is not counted.
+        hours = await free_hours(url, mediators, rounds + 1)
         bodies = [
             [
                 {"case_id": case, "mediator_id": person, "starts_at": at.isoformat(), "minutes": 60}
@@ -179,12 +183,15 @@ async def measure(kind: str, people: int, clients: int, rounds: int, tmp: Path) 
             ]
             for case, person, own in zip(data["cases"], mediators, hours, strict=True)
         ]
+        warm, bodies = [own[:1] for own in bodies], [own[1:] for own in bodies]
         floor_bodies = [
-            [{"n": i, "t": f"row {i}-{j}"} for j in range(rounds)] for i in range(clients)
+            [{"n": i, "t": f"row {i}-{j}"} for j in range(rounds + 1)] for i in range(clients)
         ]
+        floor_warm, floor_bodies = [b[:1] for b in floor_bodies], [b[1:] for b in floor_bodies]
         floor_proc, floor_port = start("floor", url)
         try:
             await wait_up(floor_port, "/healthz-none", {})
+            await load(floor_port, "/floor", floor_warm, {}, "warm")
             floor_times, _ = await load(floor_port, "/floor", floor_bodies, {})
         finally:
             stop(floor_proc)
@@ -192,6 +199,7 @@ async def measure(kind: str, people: int, clients: int, rounds: int, tmp: Path) 
         headers = {"Authorization": f"Bearer {data['token']}"}
         try:
             await wait_up(app_port, "/healthz", {})
+            await load(app_port, "/api/v1/appointments", warm, headers, "warm")
             times, statuses = await load(app_port, "/api/v1/appointments", bodies, headers)
         finally:
             stop(app_proc)

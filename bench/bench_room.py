@@ -12,10 +12,10 @@ opens its link in a fresh browser context, enters the room and waits in the lobb
 mediator clicks "admit" for each. Every page polls (every 5 ms, as the floor does) until it
 decodes video from every other member (getStats framesDecoded > 0, or room.js's firstFrame),
 and the time is taken from the admit click (wall clock shared by the browsers on this machine).
-Also reported: admit click → the party's page handles `admitted` (the server's part: the admit
-message, its database transaction, the bus and the socket), room.js's own `firstFrame` (peer
-connection created → first frame, the slowest peer; the figure closest to the floor's) and the
-party's link opened → in the lobby. One warm-up run first,
+Also reported: admit click → `admitted` arriving at the party's page, before its handlers run
+(the server's part: the admit message, its database transaction, the bus and the socket),
+room.js's own `firstFrame` (peer connection created → first frame, the slowest peer; the figure
+closest to the floor's) and the party's link opened → in the lobby. One warm-up run first,
 not counted.
 
 Prints one JSON line; with --write, also appends a row to bench/results.md.

@@ -18,7 +18,7 @@ from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import dialect_of
+from app.db import dialect_of, table_of
 from app.errors import Conflict
 from app.i18n import N_
 from booking.models import BookingProfile, StaffDay
@@ -78,14 +78,15 @@ def _upsert(dialect: str) -> Any:
     most = (
         select(BookingProfile.daily_max).where(BookingProfile.staff_id == target).scalar_subquery()
     )
+    days = table_of(StaffDay)  # Core, not the ORM's bulk insert: less CPU
     return (
-        insert(StaffDay)
+        insert(days)
         .on_conflict_do_update(
-            index_elements=[StaffDay.staff_id, StaffDay.day],
-            set_={"booked": StaffDay.booked + 1},
-            where=StaffDay.booked < func.coalesce(most, NO_MAXIMUM),
+            index_elements=[days.c.staff_id, days.c.day],
+            set_={"booked": days.c.booked + 1},
+            where=days.c.booked < func.coalesce(most, NO_MAXIMUM),
         )
-        .returning(StaffDay.staff_id)
+        .returning(days.c.staff_id)
     )
 
 

@@ -192,8 +192,8 @@ async def _read(
     rng: Range,
     ignore: int | None,
 ) -> _Rows:
-    """The people's rules, exceptions, one-off windows and claims: one statement on PostgreSQL
-    (`_together`), four on SQLite."""
+    """The people's rules, exceptions, one-off windows and claims: one statement
+    (`_together`)."""
     reads = _reads(dialect_of(db))
     low, high = moment_of(rng.base - 16), moment_of(rng.base + rng.size)
     values = {
@@ -207,15 +207,9 @@ async def _read(
         "ignore": ignore or -1,
     }
     conn = await db.connection()
-    if reads.dialect != "postgresql":
-        return _Rows(
-            await _all(conn, reads.rules, values),
-            await _all(conn, reads.exceptions, values),
-            await _all(conn, reads.windows, values),
-            await _all(conn, reads.claims, values),
-        )
     parts: tuple[list[Any], ...] = ([], [], [], [])
-    for part, staff_id, n1, n2, n3, n4, day, kind, t1, t2 in await _all(conn, _together(), values):
+    rows = await _all(conn, _together(reads.dialect), values)
+    for part, staff_id, n1, n2, n3, n4, day, kind, t1, t2 in rows:
         if part == 0:
             parts[0].append((staff_id, n1, n2, n3))
         elif part == 1:
@@ -405,12 +399,13 @@ def _reads(dialect: str) -> _Reads:
     )
 
 
-@lru_cache(maxsize=1)
-def _together() -> Any:
-    """PostgreSQL: `_reads`' rules, exceptions, windows and claims as one statement (one round
-    trip, not four): UNION ALL of one row shape (part, staff_id, four integers, a day, a kind,
-    two instants), each part filling its own columns and NULL in the others."""
-    reads = _reads("postgresql")
+@lru_cache(maxsize=4)
+def _together(dialect: str) -> Any:
+    """`_reads`' rules, exceptions, windows and claims as one statement (one round trip, or on
+    SQLite one crossing to the driver's thread, not four): UNION ALL of one row shape (part,
+    staff_id, four integers, a day, a kind, two instants), each part filling its own columns
+    and NULL in the others."""
+    reads = _reads(dialect)
     empty_int, empty_day = cast(null(), Integer), cast(null(), Date)
     empty_text, empty_time = cast(null(), String), cast(null(), UTCDateTime)
     rule, exception, window = AvailabilityRule, AvailabilityException, Availability

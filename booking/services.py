@@ -24,7 +24,7 @@ from app.db import dialect_of, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.i18n import N_
 from app.jobs import enqueue_all
-from app.lifecycle import CaseStatus, advance, move, record_move
+from app.lifecycle import CaseStatus, advance, move, write_move_event
 from app.models import Case, CaseStaff, Organization, Party, StaffUser
 from app.policy import (
     NOT_ALLOWED,
@@ -171,7 +171,8 @@ async def _members(
     if len(wanted) > MAX_EXPERTS + 1:
         raise ValidationFailed({"expert_ids": N_("A panel has at most five experts.")})
     values = {"ids": wanted, "org_id": principal.org_id or 0}
-    rows = {row[0]: row for row in await db.execute(_BOOKABLE, values)}
+    conn = await db.connection()  # Core rows, no ORM execution: a booking's hot path
+    rows = {row[0]: row for row in await conn.execute(_BOOKABLE, values)}
     if set(wanted) - set(rows):
         raise NotFound(NO_SUCH_MEDIATOR)
     members = tuple(
@@ -339,7 +340,7 @@ async def do_book(
     )
     appointment = await place(db, placing, TAKEN)
     await _join_team(db, plan.case, plan.members, principal)
-    record_move(
+    await write_move_event(
         db,
         plan.case,
         source,

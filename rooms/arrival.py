@@ -1,7 +1,8 @@
-"""A join in one transaction on one pooled connection: a one-statement snapshot of the room (its
+"""A join in one transaction on one pooled connection: the browser session with its person (the
+socket's cookie, read here rather than at the upgrade), a one-statement snapshot of the room (its
 case, its appointment's start or, without one, the case's next appointment, every member row),
 the access check, the opening time, where the member lands (policy.decide_join) with its one
-write, the chat history — then, after the commit, the revocation check (see `arrive`)."""
+write, the chat history (see `arrive` for how a concurrent revocation is caught)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningInsert
 
-from app.auth import Principal
-from app.db import engine_key, utcnow
+from app.auth import Principal, principal_from_session
+from app.db import engine_key, table_of, utcnow
 from app.errors import NotFound
 from app.models import Case
 from app.policy import load_case
@@ -43,16 +44,15 @@ class Snapshot:
 @dataclass
 class Arrival:
     """What a join found and did. `me` is None when the member may not enter yet (early) or at
-    all (`concluded`: the case is over, its rooms must close). `revoked`: the browser session
-    was revoked (read after the commit): the socket must close."""
+    all (`concluded`: the case is over, its rooms must close)."""
 
+    principal: Principal
     entry: Entry
     opening: session.Opening
     me: MemberState | None = None
     members: list[MemberState] = field(default_factory=list)
     chat: list[dict[str, Any]] = field(default_factory=list)
     concluded: bool = False
-    revoked: bool = False
 
 
 @functools.cache
@@ -101,21 +101,30 @@ async def snapshot(db: AsyncSession, room_id: int, now: datetime) -> Snapshot | 
     return Snapshot(room, found, start, members, coming, bool(any_ended))
 
 
-async def arrive(app: web.Application, principal: Principal, room_id: int, minutes: int) -> Arrival:
-    """Joins `principal` to the room: raises NotFound (no such room, or not its case) or
-    RoomError (refused by decide_join).
+async def arrive(app: web.Application, token: str, room_id: int, minutes: int) -> Arrival:
+    """Joins the holder of the session `token` to the room: raises NotFound (no such room, or
+    not its case) or RoomError (`not-authenticated`, or refused by decide_join).
 
-    The revocation check reads after the member row committed: a revocation committed before
-    that read is seen here; one committed after it finds the row (services.open_rooms_of) and
-    reaches the socket through the bus, to which the caller subscribed before calling this.
-    Both run on one pooled connection.
+    A revocation that commits while this runs must still reach the socket: either this sees
+    it, or it sees the member row (services.open_rooms_of) and reaches the socket through the
+    bus, to which the caller subscribed before calling this. On PostgreSQL the session row is
+    share-locked from the first read to the commit, so a revocation waits for the member row;
+    on SQLite the member's write takes the database's write lock, so the session is read again
+    after it: a revocation committed before is seen, one after finds the row.
     """
     async with app[engine_key].connect() as conn:
         db = AsyncSession(bind=conn, expire_on_commit=False)
         async with db.begin():
+            principal = await principal_from_session(db, token, hold=True)
+            if principal is None:
+                raise RoomError("not-authenticated")
             arrival = await _join(db, principal, room_id, minutes)
-        if arrival.me is not None:
-            arrival.revoked = await services.session_revoked(db, principal.session_id)
+            if (
+                arrival.me is not None
+                and conn.dialect.name == "sqlite"
+                and await services.session_revoked(db, principal.session_id)
+            ):
+                raise RoomError("not-authenticated")
         await db.close()
     return arrival
 
@@ -135,7 +144,7 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
         opening = session.Opening(policy.opening(snap.start, minutes), False)
     else:
         opening = await session.opening(db, snap.room, minutes, snap.upcoming, snap.any_ended)
-    arrival = Arrival(entry, opening)
+    arrival = Arrival(principal, entry, opening)
     if snap.case.status in policy.CONCLUDED_CASE_STATUSES:
         arrival.concluded = True
         return arrival
@@ -164,12 +173,13 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
         "live": None,  # a new connection reports its own media state afresh
     }
     if row is None:
-        row = await _insert(db, room_id, principal.key, values)
-        if row is None:  # a concurrent first join of the same person inserted it first
-            row = await _claim(db, room_id, principal.key, values)
+        inserted = await _insert(db, room_id, principal.key, values)
+        if inserted is None:  # a concurrent first join of the same person inserted it first
+            inserted = await _claim(db, room_id, principal.key, values)
+        me = services.state_of(inserted)
     else:
         await _update(db, row, values)
-    me = services.state_of(row)
+        me = services.state_of(row)
     arrival.me = me
     arrival.members = [me if r.id == me.id else services.state_of(r) for r in snap.rows]
     if all(m.id != me.id for m in arrival.members):
@@ -179,15 +189,17 @@ async def _join(db: AsyncSession, principal: Principal, room_id: int, minutes: i
 
 
 @functools.cache
-def _insert_query(dialect: str) -> ReturningInsert[tuple[RoomMember]]:
-    """The member's first row (ON CONFLICT DO NOTHING), built once per dialect."""
+def _insert_query(dialect: str) -> ReturningInsert[Any]:
+    """The member's first row (ON CONFLICT DO NOTHING), built once per dialect. On the table,
+    not the mapped class: the ORM's bulk-insert machinery cost more than the statement."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = table_of(RoomMember)
     columns = ("room_id", "principal", "updated_at", *_JOIN_VALUES)
     return (
-        insert(RoomMember)
+        insert(table)
         .values({name: bindparam(name) for name in columns})
         .on_conflict_do_nothing(index_elements=["room_id", "principal"])
-        .returning(RoomMember)
+        .returning(*table.c)
     )
 
 
@@ -196,11 +208,11 @@ _JOIN_VALUES = ("role", "display_name", "admission", "subroom", "web_session_id"
 
 async def _insert(
     db: AsyncSession, room_id: int, key: str, values: dict[str, Any]
-) -> RoomMember | None:
+) -> services.MemberRow | None:
     """The member's first row, in one statement; None when a concurrent join inserted it."""
     query = _insert_query(db.get_bind().dialect.name)
     params = {"room_id": room_id, "principal": key, "updated_at": utcnow(), **values}
-    inserted: RoomMember | None = await db.scalar(query, params)
+    inserted: services.MemberRow | None = (await db.execute(query, params)).first()
     return inserted
 
 

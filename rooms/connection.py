@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from app.auth import current
+from app.auth import ANONYMOUS, SESSION_COOKIE
 from app.db import transaction, utcnow
 from app.errors import NotFound
 from app.settings import settings_key
@@ -138,6 +138,7 @@ class Connection:
         "room_state",
         "session",
         "subscribed",
+        "token",
         "transport",
         "wake",
         "writer",
@@ -148,7 +149,9 @@ class Connection:
         self.app = request.app
         self.ws = ws
         self.limits = limits
-        self.principal = current(request)
+        # The session is read with the join (rooms/arrival.py), not at the upgrade.
+        self.token = request.cookies.get(SESSION_COOKIE)
+        self.principal = ANONYMOUS
         self.room_id = int(request.match_info["room_id"])
         self.case_id = 0
         self.session = secrets.token_hex(8)
@@ -194,7 +197,7 @@ class Connection:
     async def run(self) -> None:
         self.app[live_key].add(self)
         try:
-            if self.principal.kind == "anonymous":
+            if not self.token:
                 self.fail("not-authenticated")
             elif await self.await_join():
                 await self.join()
@@ -240,15 +243,16 @@ class Connection:
         await self.bus.subscribe(self.room_id, self.on_event)
         self.subscribed = True
         minutes = self.app[settings_key].room_opens_minutes_before
+        token, self.token = self.token or "", None
         try:
-            came = await arrival.arrive(self.app, self.principal, self.room_id, minutes)
+            came = await arrival.arrive(self.app, token, self.room_id, minutes)
         except NotFound:
             self.fail("not-found")
             return
         except RoomError as exc:
             self.fail(exc.room_code)
             return
-        self.case_id = came.entry.case.id
+        self.principal, self.case_id = came.principal, came.entry.case.id
         if came.concluded:
             await close_rooms_of_case(self.app, self.case_id)
             self.fail("room-closed")
@@ -257,9 +261,7 @@ class Connection:
             self.send(error("not-open-yet", data={"opensAt": came.opening.wire()}))
             self.close(CLOSE_CODES["not-open-yet"])
             return
-        if came.revoked or self.closing:
-            if came.revoked:
-                self.fail("not-authenticated")
+        if self.closing:
             return
         self.room_state, self.recording = came.entry.room.state, came.entry.room.recording
         await self.enter(came)
@@ -318,20 +320,25 @@ class Connection:
             if not self.bucket.take():
                 self.rate_limited()
                 continue
-            kind: str | None = None
-            try:
-                data = self.decode(msg)
-                kind = data["type"]
-                await COMMANDS[kind].handle(self, data)
-            except ProtocolError as exc:
-                self.send(error(exc.code, about=kind))
-            except RoomError as exc:
-                self.send(error(exc.room_code, about=kind))
-            except Exception:
-                log.exception("room %s: message failed", self.room_id)
-                self.send(error("server-error"))
+            await self.handle(msg)
+            # Not kept while the next message is awaited (most sockets wait most of the time).
+            del msg
             if self.closing:
                 break
+
+    async def handle(self, msg: Any) -> None:
+        kind: str | None = None
+        try:
+            data = self.decode(msg)
+            kind = data["type"]
+            await COMMANDS[kind].handle(self, data)
+        except ProtocolError as exc:
+            self.send(error(exc.code, about=kind))
+        except RoomError as exc:
+            self.send(error(exc.room_code, about=kind))
+        except Exception:
+            log.exception("room %s: message failed", self.room_id)
+            self.send(error("server-error"))
 
     def decode(self, msg: Any) -> dict[str, Any]:
         if msg.type is not WSMsgType.TEXT:
@@ -474,13 +481,13 @@ class Connection:
         to = event.get("to")
         if to is not None and to != self.me_id and self.members is not None:
             return  # a signal or direct message for another member: most events of a room
+        if self.members is None:
+            self.pending.append(event)  # the join is under way (its principal too)
+            return
         kind = event.get("kind")
         if kind == "revoked":
             if self.principal.session_id in event.get("sessions", ()):
                 self.fail("not-authenticated")
-            return
-        if self.members is None:
-            self.pending.append(event)
             return
         handler = self.EVENTS.get(str(kind))
         if handler is not None:

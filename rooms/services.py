@@ -7,10 +7,11 @@ import base64
 import functools
 import hashlib
 import hmac
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -49,13 +50,35 @@ class Entry:
     role: str
 
 
-def state_of(row: RoomMember, session: str | None = None) -> MemberState:
+class MemberRow(Protocol):
+    """A member's row as state_of reads it: a RoomMember, or a row of its table's columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def admission(self) -> str: ...
+    @property
+    def subroom(self) -> str: ...
+    @property
+    def live(self) -> dict[str, Any] | None: ...
+    @property
+    def consent_at(self) -> datetime | None: ...
+
+
+def state_of(row: MemberRow, session: str | None = None) -> MemberState:
+    # Interned: every connection of the room keeps a state of every member, and each read of a
+    # row makes new strings (one copy of "party", "admitted", "main" and each name, not one per
+    # connection and member).
     return MemberState(
         id=row.id,
-        role=row.role,
-        name=row.display_name,
-        admission=row.admission,
-        subroom=row.subroom,
+        role=sys.intern(row.role),
+        name=sys.intern(row.display_name),
+        admission=sys.intern(row.admission),
+        subroom=sys.intern(row.subroom),
         session=session,
         live=policy.Live.from_stored(row.live),
         consent=row.consent_at is not None,

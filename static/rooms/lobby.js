@@ -18,6 +18,7 @@ export function install(room) {
   let lobbySize = 0;
   /** @type {Member[]} */
   let waiting = [];
+  let checkOpened = false; // the device check was opened by the lobby, not by the person
 
   /** @param {boolean} wait @param {string} [reason] */
   function showLobby(wait, reason = "lobby") {
@@ -25,7 +26,16 @@ export function install(room) {
     $("lobby-screen").hidden = !wait;
     $("lobby-text").textContent = reason === "no-host" ? t("noHost") : t("waitingBody");
     $("room").classList.toggle("in-lobby", wait);
-    if (wait) $("device-check").hidden = false; // time to check one's devices
+    const check = $("device-check");
+    if (wait && check.hidden) {
+      check.hidden = false; // time to check one's devices
+      checkOpened = true;
+    } else if (!wait && checkOpened) {
+      // In the room the stage shows one's camera: the check closes, and its preview and level
+      // meter stop drawing while the connections are being set up.
+      check.hidden = true;
+      checkOpened = false;
+    }
   }
 
   function renderList() {

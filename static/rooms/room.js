@@ -67,6 +67,11 @@ const mesh = new Mesh({
   relayOnly: () => RELAY_ONLY,
 });
 
+// Arrival times, taken before any handler runs (registered first).
+const timings = { pageStart: performance.now() };
+conn.on("welcome", () => Object.assign(timings, { welcomeAt: performance.now() }));
+conn.on("admitted", () => Object.assign(timings, { admittedAt: performance.now() }));
+
 /** @param {string} type @param {unknown} detail */
 function emit(type, detail) {
   events.dispatchEvent(new CustomEvent(type, { detail }));
@@ -166,7 +171,10 @@ conn.on("welcome", (msg) => {
   store.state.members.clear();
   mesh.dropAll(); // a new session: every old connection is stale
   if (msg.you.admission === "admitted") call(msg.members);
-  else see(msg.members);
+  else {
+    see(msg.members);
+    mesh.prepare(); // our offer is ready when we are admitted
+  }
   room.lastError = "";
   room.sendMedia(); // the server keeps nothing of our last socket's state
 });
@@ -174,6 +182,7 @@ conn.on("waiting", (msg) => {
   store.state.me = msg.you;
   store.state.members.clear();
   mesh.dropAll();
+  mesh.prepare();
 });
 conn.on("admitted", (msg) => {
   store.state.me = msg.you;
@@ -215,7 +224,6 @@ for (const type of ["welcome", "waiting", "admitted", "moved", "member-joined", 
 
 // --- diagnostics for tests and benchmarks ----------------------------------------------------
 
-const timings = { pageStart: performance.now() };
 Object.assign(window, {
   mediationRoom: {
     peers: mesh.pcs,
@@ -232,6 +240,9 @@ Object.assign(window, {
     },
     get connected() {
       return conn.open;
+    },
+    get fromSpare() {
+      return mesh.fromSpare;
     },
   },
 });
@@ -261,8 +272,6 @@ async function main() {
     feature.install(room);
   }
   keepAwake();
-  conn.on("admitted", () => Object.assign(timings, { admittedAt: performance.now() }));
-  conn.on("welcome", () => Object.assign(timings, { welcomeAt: performance.now() }));
   const audioOnly = devicecheck.prefersAudioOnly();
   store.state.local.audioOnly = audioOnly;
   window.addEventListener("online", () => conn.now()); // back online: no need to wait for the backoff

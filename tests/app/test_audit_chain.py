@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from sqlalchemy import delete, select, update
 
-from app.audit import verify_chain
+from app.audit import append_event, verify_chain
 from app.cli import cmd_verify_audit
 from app.db import sessionmaker_key, transaction
 from app.models import CaseEvent
@@ -111,3 +111,35 @@ async def test_a_case_lock_taken_by_a_status_move_serves_only_its_own_transactio
         event.remove(engine, "before_cursor_execute", record)
     chain = [ev for ev in await events(app) if ev.case_id == demo["case"]]
     assert verify_chain(chain) is None and chain[-1].prev_hash == chain[-2].hash
+
+
+async def test_an_event_written_at_once_chains_like_a_flushed_one(app, demo) -> None:
+    """`append_event` (Core statements, no flush) links after the events still pending in the
+    session, takes the case's lock when the transaction does not hold it, and hashes exactly
+    as a flushed event: the chain verifies, whichever way each event was written."""
+    case_id = await scheduled(app, demo)
+    async with transaction(app) as db:
+        await record_event(db, case_id, "note", "system", {"n": 1})  # pending, not flushed
+        await append_event(db, case_id, "note", "system", {"n": 2, "名": "调解"}, public=False)
+        await record_event(db, case_id, "note", "system", {"n": 3})
+    assert verify_chain(await events(app)) is None
+    chain = [ev for ev in await events(app) if ev.case_id == case_id]
+    assert [ev.data.get("n") for ev in chain[-3:]] == [1, 2, 3]
+    assert [ev.prev_hash for ev in chain[1:]] == [ev.hash for ev in chain[:-1]]
+    assert chain[-2].public is False and all(ev.hash for ev in chain)
+
+
+async def test_concurrent_direct_and_flushed_writers_extend_one_chain(app, demo) -> None:
+    case_id = demo["case"]
+
+    async def write(n: int) -> None:
+        async with transaction(app) as db:
+            if n % 2:
+                await append_event(db, case_id, "note", "system", {"n": n})
+            else:
+                await record_event(db, case_id, "note", "system", {"n": n})
+
+    await asyncio.gather(*(write(n) for n in range(12)))
+    assert verify_chain(await events(app)) is None
+    hashes = [ev.prev_hash for ev in await events(app) if ev.case_id == case_id]
+    assert len(hashes) == len(set(hashes))

@@ -95,3 +95,20 @@ async def test_operator_commands(client, database_url, tmp_path) -> None:
     code, out = await run_cli(database_url, tmp_path, "check")
     assert code == 0, out
     assert "ok   schema" in out and "ok   CJK fonts" in out
+
+
+async def test_the_server_settles_its_garbage_collector_after_start_up() -> None:
+    """`serve`'s start-up hook, in a process of its own: what start-up built is frozen and
+    young collections wait for 10,000 objects (bench/README.md: full collections had set the
+    signaling p99)."""
+    code = (
+        "import asyncio, gc; from aiohttp import web; from app import cli; "
+        "asyncio.run(cli._freeze(web.Application())); "
+        "print(gc.get_threshold()[0], gc.get_freeze_count())"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), CLI_SECONDS)
+    young, frozen = map(int, out.split())
+    assert young == 10_000 and frozen > 10_000, out

@@ -78,13 +78,13 @@ async def test_a_booking_runs_a_handful_of_statements(app, client, registered):
     # Was 25 (every staff row loaded), then 20, then 15 (17 with an Idempotency-Key). Now, with
     # the key: the token's staff member (1); the case with the office's right to see it (1);
     # the members with their booking profiles (1); the slot check (rules, exceptions, windows,
-    # claims: PostgreSQL one UNION ALL, SQLite 4); the case's move to "scheduled", its first
+    # claims: one UNION ALL, SQLite too); the case's move to "scheduled", its first
     # write, which locks the row (1); the appointment, its cells, its members and the day
     # counters (PostgreSQL: one statement of data-modifying CTEs; SQLite: 4); the timeline's
     # hash chain under the lock already held (app/audit.py: 2); the notice and its reminders in
     # one INSERT (1); the idempotency record (1, and no lookup first). The SMS, links and emails
     # are the outbox job's work.
-    expected = 10 if postgresql else 16
+    expected = 10 if postgresql else 13
     assert len(seen) == expected, f"{len(seen)} statements:\n" + "\n@@ ".join(seen)
     assert not any("FOR UPDATE" in s or "SET id=cases.id" in s for s in seen)
     assert not any("party_links" in s for s in seen)

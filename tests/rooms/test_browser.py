@@ -46,6 +46,7 @@ async def test_three_participants_see_each_other(live_app: Any) -> None:
                 await pages[name].wait_for_url(f"**/cases/{case_id}")
                 await enter_room(pages[name])
                 await pages[name].wait_for_selector("#lobby-screen:not([hidden])")
+                assert await pages[name].is_visible("#device-check")  # checked while waiting
 
             await med.wait_for_selector("#waiting-list li[data-member] >> nth=1")
             started = time.monotonic()
@@ -61,6 +62,11 @@ async def test_three_participants_see_each_other(live_app: Any) -> None:
                     assert later[name][peer] > count, f"{name}: video from {peer} is frozen"
             for page in pages.values():
                 assert await page.is_hidden("#lobby-screen")
+            for name in ("applicant", "respondent"):
+                # The check the lobby opened is closed in the room, and each party's first
+                # offer was the one it had ready in the lobby.
+                assert await pages[name].is_hidden("#device-check")
+                assert await pages[name].evaluate("window.mediationRoom.fromSpare") >= 1
             timings = {
                 name: await page.evaluate("Object.fromEntries(window.mediationRoom.firstFrame)")
                 for name, page in pages.items()

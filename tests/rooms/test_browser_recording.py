@@ -20,6 +20,7 @@ from sqlalchemy import select
 from app.db import sessionmaker_key
 from app.models import CaseEvent
 from app.storage import storage_key
+from rooms.recorder import recorders_key
 from tests.people import seed_ids
 from tests.rooms.test_browser_meeting import (
     PARTIES,
@@ -55,19 +56,54 @@ def decoded(data: bytes) -> tuple[float, float]:
 
 
 async def recorded(app: Any, case_id: int, count: int, within: float = 20.0) -> list[CaseEvent]:
-    async with asyncio.timeout(within):
-        while True:
-            async with app[sessionmaker_key]() as db:
-                events = list(
-                    await db.scalars(
-                        select(CaseEvent)
-                        .where(CaseEvent.case_id == case_id, CaseEvent.kind == "room_recorded")
-                        .order_by(CaseEvent.id)
+    events: list[CaseEvent] = []
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                async with app[sessionmaker_key]() as db:
+                    events = list(
+                        await db.scalars(
+                            select(CaseEvent)
+                            .where(CaseEvent.case_id == case_id, CaseEvent.kind == "room_recorded")
+                            .order_by(CaseEvent.id)
+                        )
                     )
+                if len(events) >= count:
+                    return events
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        still = {room: list(members) for room, members in app[recorders_key].rooms.items()}
+        stored = [e.data["member"] for e in events]
+        raise AssertionError(f"stored for members {stored}; still recording {still}") from None
+
+
+async def receiving(app: Any, count: int, within: float = 20.0, packets_each: int = 50) -> None:
+    """Until `count` recording peers have each received a second of audio packets. A recording
+    stopped before the recorder wrote its first packet has nothing to store (and is rightly not
+    stored); aiortc's audio jitter buffer holds the first packets back and the Opus encoder looks
+    ahead, so a few received packets are not yet a written one."""
+    recordings = app[recorders_key].rooms
+
+    async def packets() -> dict[int, int]:
+        got = {}
+        for room in recordings.values():
+            for member, recording in list(room.items()):
+                stats = (await recording.pc.getStats()).values()
+                got[member] = sum(
+                    s.packetsReceived
+                    for s in stats
+                    if s.type == "inbound-rtp" and s.kind == "audio"
                 )
-            if len(events) >= count:
-                return events
-            await asyncio.sleep(0.2)
+        return got
+
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                if sum(n >= packets_each for n in (await packets()).values()) >= count:
+                    return
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"audio packets by member: {await packets()}") from None
 
 
 async def start_recording(pages: dict[str, Page]) -> None:
@@ -115,6 +151,7 @@ async def test_each_member_sends_its_microphone_and_a_caucus_stops_it(live_app: 
         # Recording again; the mediator takes the applicant into a caucus: both stop sending
         # and their files are stored while the joint session is still being recorded.
         await start_recording(pages)
+        await receiving(live_app, 3)
         applicant = PARTIES[0]
         await med.click(f"{tile(ids[applicant])} .to-private")
         for name in ("mediator", applicant):

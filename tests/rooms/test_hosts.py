@@ -4,6 +4,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 from app.db import sessionmaker_key, transaction, utcnow
 from app.models import Case, Party, WebSession
 from app.revocation import Revoked, announce_revoked
-from rooms.models import Room
+from rooms.models import Room, RoomMember
 from rooms.protocol import CLOSE_CODES
 from tests.people import login, post_form
 from tests.rooms.conftest import Member, join, open_socket, party_browser
@@ -245,6 +246,30 @@ async def test_a_session_revoked_before_join_is_refused(app, applicant, room, de
     await socket.send(type="join")
     assert (await socket.expect("error"))["code"] == "not-authenticated"
     assert await socket.closed() == CLOSE_CODES["not-authenticated"]
+
+
+async def test_a_revocation_under_way_when_a_party_joins_refuses_the_join(
+    app, applicant, room, demo
+):
+    """The revocation has written but not committed when the join starts. PostgreSQL: the join
+    waits on the session row's lock and then reads it revoked; SQLite: the join reads it before
+    the commit, waits for the write lock and reads it again after its own write. Either way the
+    join is refused before its member row commits (else the revocation, announced before that
+    commit, could miss the socket)."""
+    key, session = await party_session(app, demo["case"], "applicant")
+    socket = Member(await open_socket(applicant, room))
+    async with transaction(app) as db:
+        await db.execute(
+            update(WebSession).where(WebSession.id == session).values(revoked_at=utcnow())
+        )
+        await socket.send(type="join")
+        await asyncio.sleep(0.5)  # the join now waits for this transaction
+    await announce_revoked(app, Revoked(principals=(key,), session_ids=(session,)))
+    assert (await socket.expect("error"))["code"] == "not-authenticated"
+    assert await socket.closed() == CLOSE_CODES["not-authenticated"]
+    async with app[sessionmaker_key]() as db:
+        rows = await db.scalars(select(RoomMember.principal).where(RoomMember.room_id == room))
+        assert key not in list(rows)
 
 
 async def test_logging_out_closes_the_room_socket(mediator, room):

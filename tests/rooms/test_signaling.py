@@ -37,6 +37,32 @@ async def test_anonymous_is_refused(client, room):
     assert ws.close_code == CLOSE_CODES["not-authenticated"]
 
 
+async def test_an_unknown_session_is_refused_at_the_join(client, room):
+    """The session cookie is read with the join (rooms/arrival.py), not at the upgrade."""
+    client.session.cookie_jar.update_cookies({"msid": "not-a-session"})
+    member = Member(await open_socket(client, room))
+    await member.send(type="join")
+    assert (await member.expect("error"))["code"] == "not-authenticated"
+    assert await member.closed() == CLOSE_CODES["not-authenticated"]
+
+
+async def test_the_handshake_carries_no_page_security_headers(mediator, room):
+    """A 101 protects no document, and each socket would keep its headers for its life."""
+    handshake = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Origin": origin(mediator),
+    }
+    async with mediator.session.get(mediator.make_url(f"/rooms/{room}/ws"), headers=handshake) as r:
+        assert r.status == 101
+        assert "Content-Security-Policy" not in r.headers
+        assert "X-Frame-Options" not in r.headers
+    page = await mediator.get(f"/rooms/{room}")
+    assert "Content-Security-Policy" in page.headers  # pages keep them
+
+
 async def test_foreign_origin_is_refused_before_upgrade(mediator, room):
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await mediator.ws_connect(f"/rooms/{room}/ws", headers={"Origin": "https://evil.example"})

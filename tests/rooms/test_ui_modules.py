@@ -95,3 +95,16 @@ def test_modules_import_only_existing_modules() -> None:
     for name, source in modules().items():
         for target in re.findall(r'from "\./([a-z]+\.js)"', source):
             assert Path(STATIC / target).exists(), f"{name} imports missing {target}"
+
+
+def test_the_page_preloads_every_module_room_js_imports() -> None:
+    """Without the preload list the browser finds each import only after fetching its importer."""
+    page = (ROOT / "templates" / "rooms" / "room.html").read_text()
+    preloaded = set(re.findall(r'rel="modulepreload" href="/static/rooms/([a-z]+\.js)"', page))
+    needed, pending = {"room.js"}, ["room.js"]
+    while pending:
+        for target in re.findall(r'from "\./([a-z]+\.js)"', (STATIC / pending.pop()).read_text()):
+            if target not in needed:
+                needed.add(target)
+                pending.append(target)
+    assert preloaded == needed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from aiohttp import web
 from sqlalchemy import DateTime, MetaData, Table, event, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -68,9 +70,12 @@ def utcnow() -> datetime:
 
 
 SQLITE_POOL = 5
+POSTGRESQL_POOL = 10
+PING_AFTER_IDLE = 1.0  # seconds: a pooled connection idle longer is tested before use
+_IDLE_SINCE = "idle_since"  # ConnectionPoolEntry.info: time.monotonic() at its last checkin
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, pool: int = POSTGRESQL_POOL) -> AsyncEngine:
     if url.startswith("sqlite"):
         # Five connections, no overflow: SQLite runs one writer at a time and its reads take
         # microseconds, so more connections add threads (each with its own page cache, kept
@@ -85,7 +90,35 @@ def make_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         _queue_writers(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    if pool < 1:
+        raise ValueError("MEDIATION_DB_POOL must be at least 1")
+    # A fixed pool, every connection kept: overflow connections were closed as soon as they
+    # came back and opened again by the next request of a burst, each paying the connect, the
+    # driver's type introspection and its statements prepared anew (docs/decisions.md).
+    engine = create_async_engine(url, pool_size=pool, max_overflow=0)
+    _ping_after_idle(engine.sync_engine)
+    return engine
+
+
+def _ping_after_idle(sync_engine: Engine) -> None:
+    """`pool_pre_ping`, but only for a connection that sat idle in the pool for a while: one
+    in steady use was proved alive a moment ago, and the ping is a round trip per checkout. A
+    connection that died in use raises a disconnect, which invalidates the whole pool."""
+    dialect = sync_engine.dialect
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is not None and time.monotonic() - since > PING_AFTER_IDLE:
+            try:
+                dialect.do_ping(dbapi)
+            except Exception as error:
+                raise DisconnectionError(str(error)) from error  # the pool connects anew
+
+    event.listen(sync_engine.pool, "checkin", checkin)
+    event.listen(sync_engine.pool, "checkout", checkout)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> web.Application:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.db_pool)
     app[engine_key] = engine
     app[sessionmaker_key] = async_sessionmaker(engine, expire_on_commit=False)
     app[reader_key] = make_reader(engine)

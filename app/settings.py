@@ -34,6 +34,7 @@ class Settings:
     https: bool = False  # Secure cookies (every one) and HSTS
     trust_forwarded: bool = False  # take the client address from the proxy's X-Forwarded-For
     pdf_workers: int = 1
+    db_pool: int = 10  # PostgreSQL connections per process, all kept open
     run_worker: bool = True
     seal_key_file: Path | None = None
     seal_cert_file: Path | None = None
@@ -138,6 +139,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         https=_bool(env.get("MEDIATION_HTTPS", https_default)),
         trust_forwarded=_bool(env.get("MEDIATION_TRUST_FORWARDED", "false")),
         pdf_workers=int(env.get("MEDIATION_PDF_WORKERS", base.pdf_workers)),
+        db_pool=int(env.get("MEDIATION_DB_POOL", base.db_pool)),
         run_worker=_bool(env.get("MEDIATION_RUN_WORKER", "true")),
         seal_key_file=Path(env["MEDIATION_SEAL_KEY"]) if env.get("MEDIATION_SEAL_KEY") else None,
         seal_cert_file=Path(env["MEDIATION_SEAL_CERT"]) if env.get("MEDIATION_SEAL_CERT") else None,

@@ -96,8 +96,12 @@ TIMELINE = """(() => {
   const log = (window.__timeline = []);
   const now = () => performance.timeOrigin + performance.now();
   const name = (d) => {
-    const m = JSON.parse(d);
-    return m.type + (m.description ? ":" + m.description.type : m.candidate ? ":candidate" : "");
+    try {
+      const m = JSON.parse(d);
+      return m.type + (m.description ? ":" + m.description.type : m.candidate ? ":candidate" : "");
+    } catch {
+      return "?";
+    }
   };
   const Socket = window.WebSocket;
   window.WebSocket = class extends Socket {

@@ -18,6 +18,11 @@ room.js's own `firstFrame` (peer connection created → first frame, the slowest
 closest to the floor's) and the party's link opened → in the lobby. One warm-up run first,
 not counted.
 
+With --timeline (2 members), every page also logs, from an init script, the signaling messages
+it receives and sends, its setRemoteDescription / setLocalDescription calls and its connection
+states; the output gains `timeline_ms_p50`, each step's median time after the admit click. The
+logging costs the pages a little: take the headline figures from runs without it.
+
 Prints one JSON line; with --write, also appends a row to bench/results.md.
 """
 
@@ -86,6 +91,63 @@ WATCH = """(expected) => {
   };
   poll();
 }"""
+# --timeline: what each page did when, in wall-clock ms (window.__timeline).
+TIMELINE = """(() => {
+  const log = (window.__timeline = []);
+  const now = () => performance.timeOrigin + performance.now();
+  const name = (d) => {
+    try {
+      const m = JSON.parse(d);
+      return m.type + (m.description ? ":" + m.description.type : m.candidate ? ":candidate" : "");
+    } catch {
+      return "?";
+    }
+  };
+  const Socket = window.WebSocket;
+  window.WebSocket = class extends Socket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => log.push([now(), "in:" + name(e.data)]));
+    }
+    send(data) {
+      log.push([now(), "out:" + name(data)]);
+      return super.send(data);
+    }
+  };
+  const proto = RTCPeerConnection.prototype;
+  for (const method of ["setRemoteDescription", "setLocalDescription"]) {
+    const original = proto[method];
+    proto[method] = async function (...args) {
+      const step = method + ":" + (args[0]?.type || "implicit");
+      log.push([now(), step + ":start"]);
+      try {
+        return await original.apply(this, args);
+      } finally {
+        log.push([now(), step + ":end"]);
+      }
+    };
+  }
+  const Connection = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Connection {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("connectionstatechange", () => log.push([now(), this.connectionState]));
+    }
+  };
+  window.RTCPeerConnection.generateCertificate = Connection.generateCertificate.bind(Connection);
+})()"""
+# The steps of one join (2 members), each the first such event on that page.
+STEPS = {
+    "party_admitted": ("party", "in:admitted"),
+    "party_offer_sent": ("party", "out:signal:offer"),
+    "mediator_offer_received": ("mediator", "in:signal:offer"),
+    "mediator_set_remote_done": ("mediator", "setRemoteDescription:offer:end"),
+    "mediator_answer_sent": ("mediator", "out:signal:answer"),
+    "party_answer_received": ("party", "in:signal:answer"),
+    "party_set_remote_done": ("party", "setRemoteDescription:answer:end"),
+    "mediator_connected": ("mediator", "connected"),
+    "party_connected": ("party", "connected"),
+}
 ADMIT = """(n) => {
   const t0 = performance.timeOrigin + performance.now();
   const buttons = [...document.querySelectorAll("#waiting-list li[data-member] button.admit")];
@@ -126,7 +188,20 @@ async def enter_room(page: Page) -> None:
     await page.wait_for_url("**/rooms/*")
 
 
-async def one_run(base: str, mediator: Page, parties: list[Browser], seat: Seat) -> dict[str, Any]:
+def steps(t0: float, mediator: list[list[Any]], party: list[list[Any]]) -> dict[str, float]:
+    """Each step of STEPS found in the pages' logs, in ms after the admit click."""
+    logs = {"mediator": mediator, "party": party}
+    found = {}
+    for step, (page, event) in STEPS.items():
+        at = next((t for t, e in logs[page] if e == event and t >= t0), None)
+        if at is not None:
+            found[step] = at - t0
+    return found
+
+
+async def one_run(
+    base: str, mediator: Page, parties: list[Browser], seat: Seat, timeline: bool = False
+) -> dict[str, Any]:
     """One case: everyone in, the mediator admits, until every page decodes every other."""
     members = len(parties) + 1
     await mediator.goto(f"{base}/cases/{seat.case_id}")
@@ -135,6 +210,8 @@ async def one_run(base: str, mediator: Page, parties: list[Browser], seat: Seat)
     pages, lobby_ms = [], []
     for browser, link in zip(parties, seat.links, strict=False):
         context = await browser.new_context()
+        if timeline:
+            await context.add_init_script(TIMELINE)
         page = await context.new_page()
         t = time.perf_counter()
         await page.goto(base + link)
@@ -168,9 +245,14 @@ async def one_run(base: str, mediator: Page, parties: list[Browser], seat: Seat)
         own.append(
             max((await page.evaluate("[...window.mediationRoom.firstFrame.values()]")) or [0])
         )
+    timed = {}
+    if timeline:
+        logs = [await page.evaluate("window.__timeline.splice(0)") for page in everyone]
+        timed = {"steps": steps(t0, logs[0], logs[1])}
     for page in pages:
         await page.context.close()
     return {
+        **timed,
         "mediator_ms": firsts[0],
         "party_ms": max(firsts[1:]),
         "all_ms": max(firsts),
@@ -180,7 +262,7 @@ async def one_run(base: str, mediator: Page, parties: list[Browser], seat: Seat)
     }
 
 
-async def product(runs: int, members: int, tmp: Path) -> dict[str, Any]:
+async def product(runs: int, members: int, tmp: Path, timeline: bool = False) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
@@ -200,12 +282,15 @@ async def product(runs: int, members: int, tmp: Path) -> dict[str, Any]:
             launch = {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
             browsers = [await pw.chromium.launch(**launch) for _ in range(members)]
             try:
-                mediator = await (await browsers[0].new_context()).new_page()
+                context = await browsers[0].new_context()
+                if timeline:
+                    await context.add_init_script(TIMELINE)
+                mediator = await context.new_page()
                 await log_in(mediator, base, "mediator")
                 results = []
                 for seat in seats:  # the first is the warm-up
                     async with asyncio.timeout(RUN_TIMEOUT * 2):
-                        results.append(await one_run(base, mediator, browsers[1:], seat))
+                        results.append(await one_run(base, mediator, browsers[1:], seat, timeline))
             finally:
                 for browser in browsers:
                     await browser.close()
@@ -213,6 +298,13 @@ async def product(runs: int, members: int, tmp: Path) -> dict[str, Any]:
         server.stop()
     results = results[1:]
     med = lambda k: round(statistics.median(r[k] for r in results), 1)  # noqa: E731
+    timed = {}
+    if timeline:
+        timed["timeline_ms_p50"] = {
+            step: round(statistics.median(times), 1)
+            for step in STEPS
+            if (times := [r["steps"][step] for r in results if step in r["steps"]])
+        }
     return {
         "product": f"room join, {members} Chromiums (mediator admits from the lobby)",
         "runs": runs,
@@ -224,6 +316,7 @@ async def product(runs: int, members: int, tmp: Path) -> dict[str, Any]:
         "admit_to_admitted_party_ms_p50": med("admitted_ms"),
         "peer_first_frame_ms_p50": med("peer_first_frame_ms"),
         "link_to_lobby_ms_p50": med("link_to_lobby_ms"),
+        **timed,
     }
 
 
@@ -232,10 +325,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--members", type=int, default=2, choices=(2, 3), help="mediator + parties")
     ap.add_argument("--write", action="store_true", help="append the result to bench/results.md")
+    ap.add_argument("--timeline", action="store_true", help="time each step of a join (2 members)")
     args = ap.parse_args()
+    if args.timeline and args.members != 2:
+        ap.error("--timeline needs --members 2")
     floor_result = floor(args.runs)
     with tempfile.TemporaryDirectory() as tmp:
-        product_result = asyncio.run(product(args.runs, args.members, Path(tmp)))
+        product_result = asyncio.run(product(args.runs, args.members, Path(tmp), args.timeline))
     floor_ms = float(floor_result["first_frame_ms_p50"])
     ratio = {
         "admit_to_first_frame_all": round(

@@ -213,6 +213,7 @@ def serve_app(url: str, port: int) -> None:
         var_dir=Path(tempfile.mkdtemp()),
         log_level="WARNING",
         port=port,
+        db_pool=int(os.environ.get("MEDIATION_DB_POOL", Settings.db_pool)),
     )
     web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None, access_log=None)
 

@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
 from app import sqlite_driver
+from app.settings import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -70,12 +71,11 @@ def utcnow() -> datetime:
 
 
 SQLITE_POOL = 5
-POSTGRESQL_POOL = 10
 PING_AFTER_IDLE = 1.0  # seconds: a pooled connection idle longer is tested before use
 _IDLE_SINCE = "idle_since"  # ConnectionPoolEntry.info: time.monotonic() at its last checkin
 
 
-def make_engine(url: str, pool: int = POSTGRESQL_POOL) -> AsyncEngine:
+def make_engine(url: str, pool: int = Settings.db_pool) -> AsyncEngine:
     if url.startswith("sqlite"):
         # Five connections, no overflow: SQLite runs one writer at a time and its reads take
         # microseconds, so more connections add threads (each with its own page cache, kept

@@ -51,7 +51,7 @@ async def test_two_hundred_concurrent_requests_for_one_slot_one_wins(app, client
         return response.status
 
     statuses = await asyncio.gather(*(attempt(i) for i in range(200)))
-    # Exactly one wins. On a loaded machine PostgreSQL's connection pool (30) may make a few
+    # Exactly one wins. On a loaded machine PostgreSQL's connection pool (10) may make a few
     # wait past their timeout: a 503 that wrote nothing, never a second booking.
     assert statuses.count(201) == 1 and set(statuses) <= {201, 409, 503}, statuses
     assert statuses.count(409) >= 150, statuses
